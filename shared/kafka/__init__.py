@@ -1,0 +1,1 @@
+"""Kafka helpers shared by RepWatch services: the embedded broker (embedded.py)."""

@@ -1,0 +1,379 @@
+"""The one place RepWatch talks to Kafka: topics, producer, consumer, the worker loop.
+
+Delivery is at-least-once: a worker polls a batch, turns it into output records,
+waits until Kafka has acknowledged every output (acks=all, idempotent producer),
+and only then commits the batch's offsets. A crash anywhere before the commit
+means the batch is read again, never lost. Downstream deduplicates by
+``event_id`` / ``alert_id`` where it matters.
+
+A record that cannot be processed goes to the dead-letter topic with the reason
+and its original bytes; the rest of its batch carries on.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.structs import OffsetAndMetadata, TopicPartition
+
+from shared.config import WorkerSettings
+from shared.metrics import Health, TransportMetrics
+from shared.schemas import DeadLetter, InvalidRecord, dead_letter_payload
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "BatchResult",
+    "ConsumerRecord",
+    "DeliveryFailed",
+    "KafkaUnavailable",
+    "Outgoing",
+    "Producer",
+    "BatchConsumer",
+    "StreamWorker",
+    "dead_letter",
+    "ensure_topics",
+]
+
+
+class KafkaUnavailable(RuntimeError):
+    """Kafka could not be reached, or the topics could not be created, in time."""
+
+
+class DeliveryFailed(RuntimeError):
+    """Kafka did not acknowledge an output record after the producer's own retries."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    topic: str
+    key: bytes | None
+    value: bytes
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """What a processor made of one poll batch. Order of ``outputs`` is kept per key."""
+
+    outputs: list[Outgoing] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+
+def dead_letter(record: ConsumerRecord, reason: str, error: str, worker: str) -> DeadLetter:
+    """A dead-letter entry that keeps everything needed to inspect or replay the record."""
+    return DeadLetter(
+        reason=reason,
+        error=error[:2000],
+        source_topic=record.topic,
+        source_partition=record.partition,
+        source_offset=record.offset,
+        source_key_b64=base64.b64encode(record.key).decode() if record.key is not None else None,
+        worker=worker,
+        failed_at=datetime.now(timezone.utc),
+        **dead_letter_payload(record.value or b""),
+    )
+
+
+def _remaining_ms(deadline: float) -> int:
+    """What is left of the start-up budget, for kafka-python's bootstrap_timeout_ms."""
+    return max(500, int((deadline - time.monotonic()) * 1000))
+
+
+def _retry_until(deadline: float, what: str, bootstrap: str, fn: Callable[[], Any]) -> Any:
+    delay = 0.2
+    while True:
+        try:
+            return fn()
+        except (KafkaError, OSError) as exc:
+            if time.monotonic() + delay > deadline:
+                raise KafkaUnavailable(f"cannot {what} on Kafka at {bootstrap}: {exc!r}") from exc
+            log.info("waiting for Kafka at %s (%s): %r", bootstrap, what, exc)
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+def ensure_topics(settings: WorkerSettings, names: Sequence[str] | None = None) -> None:
+    """Create the pipeline's topics if missing, with the configured partitions.
+
+    Creating them explicitly (the broker has auto-creation off) means a typo in a
+    topic name fails loudly here instead of silently making a new topic.
+    """
+    names = list(names or settings.topics.all())
+    deadline = time.monotonic() + settings.kafka_startup_timeout_s
+    bootstrap = settings.kafka_bootstrap
+
+    def connect() -> KafkaAdminClient:
+        return KafkaAdminClient(
+            bootstrap_servers=settings.bootstrap_servers,
+            client_id="repwatch-admin",
+            request_timeout_ms=10_000,
+            bootstrap_timeout_ms=_remaining_ms(deadline),
+        )
+
+    admin = _retry_until(deadline, "connect", bootstrap, connect)
+    try:
+        existing = set(_retry_until(deadline, "list topics", bootstrap, admin.list_topics))
+        missing = [n for n in names if n not in existing]
+        if missing:
+            spec = {
+                n: {
+                    "num_partitions": settings.topic_partitions,
+                    "replication_factor": settings.topic_replication_factor,
+                }
+                for n in missing
+            }
+            try:
+                # wait_for_metadata: every partition has a leader before producers start
+                admin.create_topics(spec, timeout_ms=15_000, wait_for_metadata=True)
+            except TopicAlreadyExistsError:
+                pass  # another worker won the race; that is fine
+            except KafkaError as exc:
+                raise KafkaUnavailable(f"cannot create topics {missing} on {bootstrap}: {exc!r}") from exc
+            log.info("created topics %s (%d partitions)", missing, settings.topic_partitions)
+
+        def all_present() -> None:
+            now = set(admin.list_topics())
+            absent = [n for n in names if n not in now]
+            if absent:
+                raise KafkaError(f"topics not visible yet: {absent}")
+
+        _retry_until(deadline, "see the created topics", bootstrap, all_present)
+    finally:
+        admin.close()
+
+
+class Producer:
+    """Idempotent, acks=all, lz4-compressed, batching producer."""
+
+    def __init__(self, settings: WorkerSettings, metrics: TransportMetrics, client_id: str) -> None:
+        self._metrics = metrics
+        deadline = time.monotonic() + settings.kafka_startup_timeout_s
+        self._producer: KafkaProducer = _retry_until(
+            deadline,
+            "start a producer",
+            settings.kafka_bootstrap,
+            lambda: KafkaProducer(
+                bootstrap_servers=settings.bootstrap_servers,
+                client_id=client_id,
+                bootstrap_timeout_ms=_remaining_ms(deadline),
+                acks="all",  # a record counts as written once every in-sync replica has it
+                enable_idempotence=True,  # retries never duplicate or reorder
+                compression_type="lz4",
+                linger_ms=5,  # a few ms of batching buys large throughput at tiny latency
+                batch_size=256 * 1024,
+                max_request_size=settings.max_record_bytes + 64 * 1024,
+                delivery_timeout_ms=120_000,
+            ),
+        )
+
+    def send_all(self, records: Sequence[Outgoing], timeout_s: float = 60.0) -> None:
+        """Send and wait until Kafka acknowledged all of them, or raise DeliveryFailed."""
+        if not records:
+            return
+        futures = [(r.topic, self._producer.send(r.topic, value=r.value, key=r.key)) for r in records]
+        self._producer.flush(timeout=timeout_s)
+        counts: dict[str, int] = {}
+        for topic, fut in futures:
+            try:
+                fut.get(timeout=0)
+            except Exception as exc:  # noqa: BLE001 - any delivery error is fatal for the batch
+                raise DeliveryFailed(f"Kafka did not acknowledge a record for {topic}: {exc!r}") from exc
+            counts[topic] = counts.get(topic, 0) + 1
+        for topic, n in counts.items():
+            self._metrics.count_produced(topic, n)
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        self._producer.close(timeout=timeout_s)
+
+
+class BatchConsumer:
+    """A group consumer that hands out poll batches and commits them explicitly."""
+
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        metrics: TransportMetrics,
+        topics: Sequence[str],
+        group_id: str,
+        client_id: str,
+    ) -> None:
+        self._metrics = metrics
+        deadline = time.monotonic() + settings.kafka_startup_timeout_s
+        self._consumer: KafkaConsumer = _retry_until(
+            deadline,
+            "start a consumer",
+            settings.kafka_bootstrap,
+            lambda: KafkaConsumer(
+                bootstrap_servers=settings.bootstrap_servers,
+                client_id=client_id,
+                bootstrap_timeout_ms=_remaining_ms(deadline),
+                group_id=group_id,
+                enable_auto_commit=False,  # we commit after outputs are acknowledged
+                auto_offset_reset="earliest",  # a new group reads what is already there
+                max_poll_records=settings.max_poll_records,
+                session_timeout_ms=settings.session_timeout_ms,
+                heartbeat_interval_ms=max(300, settings.session_timeout_ms // 3),
+                fetch_max_wait_ms=100,  # alerting latency matters more than fetch efficiency
+                # oversized records must reach us so they can be dead-lettered
+                max_partition_fetch_bytes=max(1_048_576, settings.max_record_bytes * 2),
+                allow_auto_create_topics=False,
+            ),
+        )
+        self._consumer.subscribe(list(topics), listener=_LogRebalance(client_id))
+        self._last_lag_update = 0.0
+
+    def poll(self, timeout_ms: int) -> list[ConsumerRecord]:
+        batches = self._consumer.poll(timeout_ms=timeout_ms)
+        records: list[ConsumerRecord] = []
+        for tp in sorted(batches, key=lambda t: (t.topic, t.partition)):
+            recs = batches[tp]
+            records.extend(recs)
+            self._metrics.count_consumed(tp.topic, len(recs))
+        return records
+
+    def commit(self, records: Sequence[ConsumerRecord]) -> None:
+        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+        for r in records:
+            tp = TopicPartition(r.topic, r.partition)
+            if tp not in offsets or offsets[tp].offset <= r.offset:
+                offsets[tp] = OffsetAndMetadata(r.offset + 1, "", -1)
+        if offsets:
+            self._consumer.commit(offsets)
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self._consumer.assignment())
+
+    def update_lag(self, every_s: float = 5.0) -> None:
+        """Refresh the per-partition lag gauge (what autoscalers like KEDA read)."""
+        now = time.monotonic()
+        if now - self._last_lag_update < every_s:
+            return
+        self._last_lag_update = now
+        gauge = self._metrics.lag
+        gauge.clear()  # partitions this worker lost in a rebalance must not linger
+        for tp in self._consumer.assignment():
+            high = self._consumer.highwater(tp)
+            if high is None:
+                continue
+            try:
+                pos = self._consumer.position(tp, timeout_ms=1000)
+            except KafkaError:
+                continue
+            if pos is not None:
+                gauge.labels(self._metrics.worker, tp.topic, str(tp.partition)).set(max(0, high - pos))
+
+    def close(self) -> None:
+        self._consumer.close(autocommit=False)
+
+
+class _LogRebalance(ConsumerRebalanceListener):
+    """Say which partitions this worker owns: the first thing to check when scaling out."""
+
+    def __init__(self, worker: str) -> None:
+        self._worker = worker
+
+    @staticmethod
+    def _fmt(partitions: Any) -> str:
+        return " ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(partitions)) or "none"
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        if revoked:
+            log.info("%s: revoked partitions: %s", self._worker, self._fmt(revoked))
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        log.info("%s: assigned partitions: %s", self._worker, self._fmt(assigned))
+
+
+Processor = Callable[[list[ConsumerRecord]], BatchResult]
+
+
+class StreamWorker:
+    """poll -> process -> produce (acks=all) -> commit, until told to stop.
+
+    The processor is pure domain code: it gets raw records and returns output
+    records and dead letters. If it raises on a batch, the batch is processed
+    record by record so that one poison record is dead-lettered instead of
+    stopping the worker or taking its neighbours down with it.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        consumer: BatchConsumer,
+        producer: Producer,
+        processor: Processor,
+        metrics: TransportMetrics,
+        health: Health,
+        deadletter_topic: str,
+        poll_timeout_ms: int = 500,
+    ) -> None:
+        self.name = name
+        self._consumer = consumer
+        self._producer = producer
+        self._process = processor
+        self._metrics = metrics
+        self._health = health
+        self._deadletter_topic = deadletter_topic
+        self._poll_timeout_ms = poll_timeout_ms
+
+    def run(self, stop: threading.Event) -> None:
+        self._health.set_ready(True, "consuming")
+        try:
+            while not stop.is_set():
+                self.run_once()
+        finally:
+            self._health.set_ready(False, "stopping")
+            # Everything produced was already flushed and committed batch by batch;
+            # closing leaves the group at once so partitions move without waiting
+            # for the session timeout.
+            self._consumer.close()
+            self._producer.close()
+            log.info("%s stopped cleanly", self.name)
+
+    def run_once(self) -> int:
+        """One poll batch end to end. Returns the number of records consumed."""
+        self._health.tick()
+        records = self._consumer.poll(self._poll_timeout_ms)
+        self._consumer.update_lag()
+        if not records:
+            return 0
+        started = time.perf_counter()
+        result = self._process_safely(records)
+        outputs = list(result.outputs)
+        for dl in result.dead_letters:
+            log.warning("dead-lettered %s[%s]@%s: %s", dl.source_topic, dl.source_partition, dl.source_offset, dl.error)
+            self._metrics.count_dead_letter(dl.reason)
+            outputs.append(Outgoing(self._deadletter_topic, None, dl.to_bytes()))
+        self._producer.send_all(outputs)
+        self._consumer.commit(records)
+        self._metrics.batch_seconds.labels(self.name).observe(time.perf_counter() - started)
+        return len(records)
+
+    def _process_safely(self, records: list[ConsumerRecord]) -> BatchResult:
+        try:
+            return self._process(records)
+        except InvalidRecord:
+            raise  # processors report invalid records as dead letters, never by raising
+        except Exception:  # noqa: BLE001 - isolate the poison record below
+            log.exception("%s: batch of %d failed; retrying record by record", self.name, len(records))
+        merged = BatchResult()
+        for r in records:
+            try:
+                one = self._process([r])
+            except Exception as exc:  # noqa: BLE001 - this record alone is broken
+                merged.dead_letters.append(dead_letter(r, "processing_error", repr(exc), self.name))
+                continue
+            merged.outputs.extend(one.outputs)
+            merged.dead_letters.extend(one.dead_letters)
+        return merged

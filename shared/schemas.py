@@ -1,0 +1,314 @@
+"""Event schemas shared by every RepWatch worker.
+
+Everything that crosses a Kafka topic is one of the models below, serialised as
+UTF-8 JSON. Each carries ``schema_version`` so that a consumer can refuse (and
+dead-letter) a record written by a newer producer instead of misreading it.
+
+Decoding never raises anything but :class:`InvalidRecord`, whose ``reason`` is
+a short, bounded code (used as a metric label and in the dead-letter record).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import datetime, timezone
+from enum import StrEnum
+from typing import Any, Literal, Self, TypeVar
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+SCHEMA_VERSION = 1
+
+T = TypeVar("T", bound="BaseModel")
+
+#: Upper bound on one record's size; larger ones are dead-lettered, not parsed.
+#: 1 MiB matches Kafka's default ``message.max.bytes`` neighbourhood and is far
+#: above any real comment (a long review is ~20 KB).
+MAX_RECORD_BYTES = 1_000_000
+
+#: Texts longer than this are refused at the schema level: nothing people post
+#: is this long, and the model only reads the first few hundred tokens anyway.
+MAX_TEXT_CHARS = 100_000
+
+
+class Platform(StrEnum):
+    """Where a mention was seen. Unknown platforms are refused, not guessed."""
+
+    VK = "vk"
+    TELEGRAM = "telegram"
+    FACEBOOK = "facebook"
+    INSTAGRAM = "instagram"
+    YOUTUBE = "youtube"
+    REVIEWS = "reviews"
+    RSS = "rss"
+
+
+class EventType(StrEnum):
+    """Lifecycle of a mention as the platform reports it.
+
+    ``deleted``/``hidden`` matter as much as ``created``: a complaint that
+    disappears is a reputation risk of its own.
+    """
+
+    CREATED = "created"
+    EDITED = "edited"
+    DELETED = "deleted"
+    HIDDEN = "hidden"
+    RESTORED = "restored"
+
+
+class SentimentLabel(StrEnum):
+    NEGATIVE = "negative"
+    NEUTRAL = "neutral"
+    POSITIVE = "positive"
+
+
+class AlertStatus(StrEnum):
+    FIRING = "firing"
+    UPDATED = "updated"
+    RESOLVED = "resolved"
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class _Record(BaseModel):
+    # Unknown fields are an error: a typo in a producer must surface in the
+    # dead-letter topic, not vanish silently.
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode("utf-8")
+
+
+class Engagement(_Record):
+    likes: int = Field(default=0, ge=0)
+    replies: int = Field(default=0, ge=0)
+    shares: int = Field(default=0, ge=0)
+    views: int | None = Field(default=None, ge=0)
+
+
+def _utc_iso(ts: datetime) -> str:
+    return ts.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def mention_event_id(platform: str, mention_id: str, event_type: str, occurred_at: datetime, text: str) -> str:
+    """Deterministic id of one platform event: the same input gives the same id.
+
+    ``ingested_at`` is deliberately left out so that re-ingesting the same
+    export (or a collector retry) yields the same ids and can be deduplicated.
+    The text is part of it so that two edits at the same second differ.
+    """
+    h = hashlib.sha256()
+    for part in (platform, mention_id, event_type, _utc_iso(occurred_at)):
+        h.update(part.encode("utf-8"))
+        h.update(b"\x1f")
+    h.update(hashlib.sha256(text.encode("utf-8")).digest())
+    return h.hexdigest()[:32]
+
+
+class MentionEvent(_Record):
+    """One thing that happened to one mention on one platform."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: str = Field(default="", max_length=64)
+    event_type: EventType
+    platform: Platform
+    brand: str = Field(min_length=1, max_length=200)
+    #: page, community, chat or thread the mention lives in
+    channel: str = Field(min_length=1, max_length=500)
+    #: the platform's own id of the mention (comment, post, review)
+    mention_id: str = Field(min_length=1, max_length=500)
+    #: the mention this one replies to, if any
+    parent_id: str | None = Field(default=None, max_length=500)
+    author_id: str = Field(min_length=1, max_length=500)
+    author_is_brand: bool = False
+    author_followers: int | None = Field(default=None, ge=0)
+    text: str = Field(default="", max_length=MAX_TEXT_CHARS)
+    lang: str | None = Field(default=None, max_length=16)
+    url: str | None = Field(default=None, max_length=2000)
+    engagement: Engagement = Field(default_factory=Engagement)
+    occurred_at: AwareDatetime
+    ingested_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _fill_event_id(self) -> Self:
+        if not self.event_id:
+            # frozen model: set through object.__setattr__ once, at validation
+            object.__setattr__(
+                self,
+                "event_id",
+                mention_event_id(
+                    self.platform.value,
+                    self.mention_id,
+                    self.event_type.value,
+                    self.occurred_at,
+                    self.text,
+                ),
+            )
+        return self
+
+    @property
+    def is_scorable(self) -> bool:
+        """Only new or changed text carries sentiment; lifecycle events pass through."""
+        return self.event_type in (EventType.CREATED, EventType.EDITED)
+
+
+class Sentiment(_Record):
+    label: SentimentLabel
+    negative: float = Field(ge=0.0, le=1.0)
+    neutral: float = Field(ge=0.0, le=1.0)
+    positive: float = Field(ge=0.0, le=1.0)
+    model: str = Field(max_length=500)
+    #: language detected from the text (ISO 639-1), or None when undecidable
+    lang: str | None = Field(default=None, max_length=16)
+
+
+class ScoredMention(_Record):
+    """A mention event plus its sentiment.
+
+    ``sentiment`` is None for lifecycle events (deleted, hidden, restored),
+    which the sentiment worker passes through unchanged and in order.
+    """
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    mention: MentionEvent
+    sentiment: Sentiment | None = None
+    scored_at: AwareDatetime
+
+
+class AlertEvidence(_Record):
+    #: a bounded sample of the mention ids behind the alert (not all of them)
+    mention_ids: list[str] = Field(default_factory=list, max_length=100)
+    counts: dict[str, int] = Field(default_factory=dict)
+
+
+def alert_id(kind: str, brand: str, channel: str | None, episode_start: datetime) -> str:
+    """Same incident -> same id, so updates and resolutions join their alert."""
+    raw = "\x1f".join((kind, brand, channel or "", _utc_iso(episode_start)))
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
+
+
+class Alert(_Record):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    alert_id: str
+    kind: str = Field(min_length=1, max_length=100)
+    brand: str
+    channel: str | None = None
+    severity: Severity
+    status: AlertStatus
+    window_start: AwareDatetime
+    window_end: AwareDatetime
+    evidence: AlertEvidence
+    message: str
+
+
+class DeadLetter(_Record):
+    """A record a worker could not process, kept with everything needed to replay it."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    #: short bounded code: invalid_json, schema_invalid, unknown_platform, ...
+    reason: str
+    error: str
+    source_topic: str
+    source_partition: int | None = None
+    source_offset: int | None = None
+    source_key_b64: str | None = None
+    #: the original bytes, base64; cut to DEAD_LETTER_MAX_ORIGINAL bytes when larger
+    #: (an oversized record cannot be re-published whole; source topic/offset point at it)
+    original_b64: str
+    original_size: int = Field(default=0, ge=0)
+    original_truncated: bool = False
+    worker: str
+    failed_at: AwareDatetime
+
+    @property
+    def original(self) -> bytes:
+        return base64.b64decode(self.original_b64)
+
+
+#: how much of a failed record's bytes a dead letter keeps
+DEAD_LETTER_MAX_ORIGINAL = 64 * 1024
+
+
+def dead_letter_payload(original: bytes) -> dict[str, Any]:
+    """The ``original_*`` fields of a dead letter for ``original``."""
+    kept = original[:DEAD_LETTER_MAX_ORIGINAL]
+    return {
+        "original_b64": base64.b64encode(kept).decode(),
+        "original_size": len(original),
+        "original_truncated": len(kept) < len(original),
+    }
+
+
+class InvalidRecord(ValueError):
+    """A record that cannot become an event. ``reason`` is a bounded code."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+_PLATFORM_LOCS = {("platform",), ("mention", "platform")}
+
+
+def _reason_for(err: ValidationError) -> str:
+    errors = err.errors()
+    types = {e["type"] for e in errors}
+    if "json_invalid" in types or "json_type" in types:
+        return "invalid_json"
+    if "model_type" in types and any(e["loc"] == () for e in errors):
+        return "schema_invalid"
+    for e in errors:
+        if tuple(e["loc"]) in _PLATFORM_LOCS and e["type"] == "enum":
+            return "unknown_platform"
+        if tuple(e["loc"])[-1:] == ("schema_version",):
+            return "unsupported_schema_version"
+    return "schema_invalid"
+
+
+def _short(err: ValidationError, limit: int = 3) -> str:
+    parts = []
+    for e in err.errors()[:limit]:
+        loc = ".".join(str(p) for p in e["loc"]) or "<record>"
+        parts.append(f"{loc}: {e['msg']}")
+    more = err.error_count() - limit
+    if more > 0:
+        parts.append(f"... and {more} more")
+    return "; ".join(parts)
+
+
+def decode(model: type[T], raw: bytes | None, *, max_bytes: int = MAX_RECORD_BYTES) -> T:
+    """Parse and validate one record, or raise :class:`InvalidRecord`."""
+    if raw is None:
+        raise InvalidRecord("empty", "record has no value (tombstone)")
+    if len(raw) > max_bytes:
+        raise InvalidRecord("oversized", f"{len(raw)} bytes > limit {max_bytes}")
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRecord("invalid_encoding", f"not UTF-8: {exc}") from None
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise InvalidRecord(_reason_for(exc), _short(exc)) from None
+
+
+def validate_obj(model: type[T], obj: Any) -> T:
+    """Validate an already-parsed object (CSV row, generator output) the same way."""
+    try:
+        return model.model_validate(obj)
+    except ValidationError as exc:
+        raise InvalidRecord(_reason_for(exc), _short(exc)) from None
