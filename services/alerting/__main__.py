@@ -1,0 +1,5 @@
+import sys
+
+from services.alerting.main import main
+
+sys.exit(main())

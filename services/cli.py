@@ -1,0 +1,115 @@
+"""The ``repwatch`` command: one entry point for every worker and tool.
+
+Subcommands import their service lazily, so ``repwatch broker status`` does not
+pay for importing torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from shared.durations import parse_duration
+
+
+def _duration(text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _timestamp(text: str) -> datetime:
+    try:
+        ts = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if ts.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no timezone (add Z or +03:00)")
+    return ts
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="repwatch", description="RepWatch reputation-monitoring pipeline")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    ingest = sub.add_parser("ingest", help="send mentions to mentions.raw")
+    isub = ingest.add_subparsers(dest="source", required=True)
+    f = isub.add_parser("file", help="a JSONL or CSV export of mention events")
+    f.add_argument("path", type=Path)
+    f.add_argument("--format", choices=["jsonl", "csv"], help="default: from the file suffix")
+    f.add_argument("--rate", type=float, help="at most this many events per second")
+    f.add_argument("--speed", type=float, help="replay event time this many times faster (1 = real time)")
+    f.add_argument("--limit", type=int, help="stop after this many records")
+    s = isub.add_parser("synthetic", help="a seeded, believable multilingual mention stream")
+    s.add_argument("--seed", type=int, default=42)
+    s.add_argument("--rate", type=float, default=5.0, help="background mentions per second (event time)")
+    s.add_argument("--brand", action="append", dest="brands", help="brand name (repeatable; default acme)")
+    s.add_argument("--incident", action="append", default=[], help="e.g. negativity-spike@+2m, deleted-complaint@+3m")
+    s.add_argument("--duration", type=_duration, help="event-time length of the stream (default: endless)")
+    s.add_argument("--speed", type=float, default=1.0, help="event time per wall second (0 = as fast as possible)")
+    s.add_argument("--limit", type=int, help="stop after this many records")
+    s.add_argument(
+        "--start",
+        type=_timestamp,
+        help="event time of the stream's start, ISO 8601 with zone "
+        "(default: now); with --seed it makes a replay produce identical event ids",
+    )
+
+    sub.add_parser("sentiment", help="run the sentiment worker (mentions.raw -> mentions.scored)")
+    sub.add_parser("alerting", help="run the alerting worker (mentions.scored -> alerts)")
+
+    b = sub.add_parser("broker", help="the embedded single-node Kafka broker")
+    b.add_argument("action", choices=["start", "stop", "status"])
+
+    d = sub.add_parser("demo", help="broker + workers + synthetic incidents, with a live view (make run)")
+    d.add_argument("--duration", type=_duration, help="stop after this long (default: until Ctrl-C)")
+    d.add_argument("--rate", type=float, default=2.0, help="background mentions per second")
+    d.add_argument("--seed", type=int, default=7)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "ingest":
+        from services.ingest.main import run_file, run_synthetic
+        from services.ingest.settings import IngestSettings
+
+        settings = IngestSettings()
+        if args.source == "file":
+            return run_file(settings, args.path, args.format, args.rate, args.speed, args.limit)
+        return run_synthetic(
+            settings,
+            seed=args.seed,
+            rate=args.rate,
+            brands=args.brands or ["acme"],
+            incidents=args.incident,
+            duration=args.duration,
+            speed=args.speed,
+            limit=args.limit,
+            start=args.start,
+        )
+    if args.command == "sentiment":
+        from services.sentiment.main import main as sentiment_main
+
+        return sentiment_main()
+    if args.command == "alerting":
+        from services.alerting.main import main as alerting_main
+
+        return alerting_main()
+    if args.command == "broker":
+        from shared.kafka.embedded import cli as broker_cli
+
+        return broker_cli([args.action])
+    if args.command == "demo":
+        from services.demo import run_demo
+
+        return run_demo(duration=args.duration, rate=args.rate, seed=args.seed)
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

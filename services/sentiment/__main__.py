@@ -1,0 +1,5 @@
+import sys
+
+from services.sentiment.main import main
+
+sys.exit(main())

@@ -1,0 +1,68 @@
+"""The sentiment worker's domain step: raw mention records in, scored records out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from prometheus_client import CollectorRegistry, Counter
+
+from shared.kafka.transport import BatchResult, ConsumerRecord, Outgoing, dead_letter
+from shared.schemas import InvalidRecord, MentionEvent, ScoredMention, Sentiment, decode
+
+#: language label values are bounded: anything else is counted as "other"
+COUNTED_LANGUAGES = frozenset("ar de en es fr hi it pt ru sq uk tr pl kk be sr hr bs mk el".split())
+
+
+class Scorer(Protocol):
+    def score(self, texts: Sequence[str]) -> list[Sentiment]: ...
+
+
+class SentimentProcessor:
+    """Decode, score created/edited mentions in one call, pass lifecycle events through.
+
+    Output order equals input order, so one brand's events stay in sequence on
+    ``mentions.scored`` (they share a key, hence a partition).
+    """
+
+    def __init__(
+        self,
+        scorer: Scorer,
+        scored_topic: str,
+        worker: str,
+        registry: CollectorRegistry,
+        clock: Callable[[], datetime],
+        max_record_bytes: int,
+    ) -> None:
+        self._scorer = scorer
+        self._topic = scored_topic
+        self._worker = worker
+        self._clock = clock
+        self._max_bytes = max_record_bytes
+        self._scored = Counter(
+            "repwatch_texts_scored_total",
+            "Texts scored, by predicted label and detected language",
+            ["label", "lang"],
+            registry=registry,
+        )
+
+    def __call__(self, records: list[ConsumerRecord]) -> BatchResult:
+        result = BatchResult()
+        events: list[MentionEvent] = []
+        for r in records:
+            try:
+                events.append(decode(MentionEvent, r.value, max_bytes=self._max_bytes))
+            except InvalidRecord as exc:
+                result.dead_letters.append(dead_letter(r, exc.reason, exc.detail, self._worker))
+        to_score = [e for e in events if e.is_scorable]
+        scores = iter(self._scorer.score([e.text for e in to_score]))
+        now = self._clock()
+        for event in events:
+            sentiment = next(scores) if event.is_scorable else None
+            if sentiment is not None:
+                lang = sentiment.lang if sentiment.lang in COUNTED_LANGUAGES else "other"
+                self._scored.labels(sentiment.label.value, lang).inc()
+            scored = ScoredMention(mention=event, sentiment=sentiment, scored_at=now)
+            result.outputs.append(Outgoing(self._topic, event.brand.encode("utf-8"), scored.to_bytes()))
+        return result

@@ -1,0 +1,25 @@
+"""Settings of the sentiment worker (env prefix ``REPWATCH_``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from shared.config import WorkerSettings
+
+
+class SentimentSettings(WorkerSettings):
+    metrics_port: int = Field(default=9102, ge=0, le=65535)
+    #: consumer group; every replica of the worker joins it and they split partitions
+    sentiment_group_id: str = "repwatch-sentiment"
+    #: Hugging Face hub id or local model directory; empty: the built default model
+    sentiment_model: str = ""
+    #: "auto" (GPU when present), "cpu", "cuda", "cuda:1"
+    sentiment_device: str = "auto"
+    #: texts per forward pass
+    sentiment_batch_size: int = Field(default=64, ge=1)
+    #: texts are cut to this many tokens (tweets and comments rarely need more)
+    sentiment_max_tokens: int = Field(default=128, ge=8, le=4096)
+    #: explicit model-label mapping, e.g. "LABEL_0=negative,LABEL_1=neutral,LABEL_2=positive"
+    sentiment_label_map: str = ""
+    #: torch CPU threads (0: one per core)
+    sentiment_cpu_threads: int = Field(default=0, ge=0)
