@@ -26,7 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from shared.procs import free_ports, spawn, stop_process
 
-INCIDENTS = ("negativity-spike@+1m", "deleted-complaint@+90s", "negativity-spike@+6m:globex")
+INCIDENTS = ("negativity-spike@+45s", "deleted-complaint@+90s", "negativity-spike@+5m:globex")
 #: share of negative mentions in the synthetic background traffic
 BACKGROUND_NEGATIVE_SHARE = 0.2
 
