@@ -62,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("sentiment", help="run the sentiment worker (mentions.raw -> mentions.scored)")
     sub.add_parser("alerting", help="run the alerting worker (mentions.scored -> alerts)")
 
+    sc = sub.add_parser("score", help="score texts: plain lines or JSONL in, JSONL out")
+    sc.add_argument("input", nargs="?", default="-", help="file of texts (default: stdin)")
+    sc.add_argument("--model", help="hub id or directory (default: REPWATCH_SENTIMENT_MODEL, else the built default)")
+    sc.add_argument("--text-field", default="text", help="JSONL field holding the text")
+
     b = sub.add_parser("broker", help="the embedded single-node Kafka broker")
     b.add_argument("action", choices=["start", "stop", "status"])
 
@@ -100,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from services.alerting.main import main as alerting_main
 
         return alerting_main()
+    if args.command == "score":
+        return _score(args)
     if args.command == "broker":
         from shared.kafka.embedded import cli as broker_cli
 
@@ -109,6 +116,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_demo(duration=args.duration, rate=args.rate, seed=args.seed)
     raise AssertionError(args.command)
+
+
+def _score(args: argparse.Namespace) -> int:
+    from services.sentiment import score_cli
+    from services.sentiment.engine import ModelLoadError, SentimentEngine
+    from services.sentiment.labels import LabelMappingError
+    from services.sentiment.main import engine_options, resolve_model
+    from services.sentiment.settings import SentimentSettings
+
+    settings = SentimentSettings()
+    try:
+        model = resolve_model(args.model or settings.sentiment_model)
+        engine = SentimentEngine(model, engine_options(settings))
+    except (ModelLoadError, LabelMappingError) as exc:
+        print(f"repwatch score: {exc}", file=sys.stderr)
+        return 4
+    with engine:
+        if args.input == "-":
+            return score_cli.run(engine, sys.stdin, text_field=args.text_field)
+        with open(args.input, encoding="utf-8") as source:
+            return score_cli.run(engine, source, text_field=args.text_field)
 
 
 if __name__ == "__main__":

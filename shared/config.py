@@ -51,6 +51,9 @@ class WorkerSettings(BaseSettings):
     kafka_startup_timeout_s: float = Field(default=30.0, gt=0)
     #: records per poll batch; one batch is processed, produced and committed together
     max_poll_records: int = Field(default=500, ge=1)
+    #: micro-batching: after the first record, keep collecting this long (or until
+    #: max_poll_records) so the batch handed to the processor is full; 0 disables
+    batch_max_wait_ms: int = Field(default=50, ge=0)
     #: how long a poll waits for records before the loop checks for shutdown
     poll_timeout_ms: int = Field(default=500, ge=10)
     #: consumer group heartbeat session; a SIGKILLed worker's partitions move after this

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+import numpy as np
 import torch
 
 from shared.schemas import SentimentLabel
@@ -86,3 +87,17 @@ def mapping_matrix(id2label: Mapping[int, str], override: Mapping[str, Sentiment
         if stray:
             raise LabelMappingError(f"label map names labels the model does not have: {sorted(stray)}")
     return matrix
+
+
+def decide_labels(probs: np.ndarray, negative_threshold: float | None = None) -> np.ndarray:
+    """Indices into :data:`OURS` for each row of (n, 3) probabilities.
+
+    Argmax by default. With ``negative_threshold`` t, a text is negative whenever
+    P(negative) >= t, even if another label is more likely: a reputation team
+    would rather read a few false alarms than miss a complaint. Lower t trades
+    precision (and macro-F1) for negative recall.
+    """
+    labels = np.argmax(probs, axis=1)
+    if negative_threshold is not None:
+        labels = np.where(probs[:, 0] >= negative_threshold, 0, labels)
+    return labels

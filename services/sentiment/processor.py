@@ -6,13 +6,42 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from shared.kafka.transport import BatchResult, ConsumerRecord, Outgoing, dead_letter
 from shared.schemas import InvalidRecord, MentionEvent, ScoredMention, Sentiment, decode
 
 #: language label values are bounded: anything else is counted as "other"
 COUNTED_LANGUAGES = frozenset("ar de en es fr hi it pt ru sq uk tr pl kk be sr hr bs mk el".split())
+
+
+class EngineMetrics:
+    """Model-side histograms: how full batches are and how long a forward pass takes."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.batch_size = Histogram(
+            "repwatch_sentiment_batch_size",
+            "Texts per model forward pass",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+            registry=registry,
+        )
+        self.batch_seconds = Histogram(
+            "repwatch_sentiment_batch_seconds",
+            "Seconds per model forward pass (device copy, forward, softmax)",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=registry,
+        )
+        self.padded_tokens = Histogram(
+            "repwatch_sentiment_batch_tokens",
+            "Padded sequence length per forward pass",
+            buckets=(8, 16, 32, 48, 64, 96, 128, 256, 512),
+            registry=registry,
+        )
+
+    def observe(self, texts: int, tokens: int, seconds: float) -> None:
+        self.batch_size.observe(texts)
+        self.padded_tokens.observe(tokens)
+        self.batch_seconds.observe(seconds)
 
 
 class Scorer(Protocol):

@@ -23,3 +23,9 @@ class SentimentSettings(WorkerSettings):
     sentiment_label_map: str = ""
     #: torch CPU threads (0: one per core)
     sentiment_cpu_threads: int = Field(default=0, ge=0)
+    #: auto (bf16 on GPU, fp32 on CPU), fp32, bf16, fp16, int8 (CPU, needs torchao)
+    sentiment_precision: str = "auto"
+    #: call a text negative whenever P(negative) >= this (empty: most likely label)
+    sentiment_negative_threshold: float | None = Field(default=None, gt=0, le=1)
+    #: tokenizer processes feeding the model (empty: 0 on CPU, up to 8 on GPU)
+    sentiment_tokenizer_processes: int | None = Field(default=None, ge=0)

@@ -20,27 +20,20 @@ SAMPLE_TEXTS = (
     "where can I find the opening hours?",
 )
 
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+LABELS = {0: "negative", 1: "neutral", 2: "positive"}
 
-def build_random_model(out_dir: Path, *, seed: int = 0, extra_texts: Iterable[str] = ()) -> Path:
-    """Write a 3-label BERT-shaped classifier with a small WordPiece tokenizer to ``out_dir``."""
-    import torch
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.train_from_iterator(
-        [*SAMPLE_TEXTS, *extra_texts], trainers.WordPieceTrainer(vocab_size=2000, special_tokens=specials)
-    )
-    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
-    tok.post_processor = processors.TemplateProcessing(
+def _save_bert_tokenizer(tok: object, out_dir: Path) -> None:
+    """Add [CLS] … [SEP] framing to a ``tokenizers.Tokenizer`` and save it as a HF fast tokenizer."""
+    from tokenizers import processors
+    from transformers import PreTrainedTokenizerFast
+
+    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")  # type: ignore[attr-defined]
+    tok.post_processor = processors.TemplateProcessing(  # type: ignore[attr-defined]
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
     )
-    fast = PreTrainedTokenizerFast(
+    PreTrainedTokenizerFast(
         tokenizer_object=tok,
         unk_token="[UNK]",
         pad_token="[PAD]",
@@ -48,19 +41,43 @@ def build_random_model(out_dir: Path, *, seed: int = 0, extra_texts: Iterable[st
         sep_token="[SEP]",
         mask_token="[MASK]",
         model_max_length=512,
+    ).save_pretrained(out_dir)
+
+
+def _three_label_config(**kw: object) -> object:
+    from transformers import BertConfig
+
+    return BertConfig(
+        max_position_embeddings=512,
+        num_labels=3,
+        id2label=LABELS,
+        label2id={v: k for k, v in LABELS.items()},
+        **kw,
     )
-    fast.save_pretrained(out_dir)
+
+
+def build_random_model(out_dir: Path, *, seed: int = 0, extra_texts: Iterable[str] = ()) -> Path:
+    """Write a 3-label BERT-shaped classifier with a small WordPiece tokenizer to ``out_dir``."""
+    import torch
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    from transformers import BertForSequenceClassification
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.train_from_iterator(
+        [*SAMPLE_TEXTS, *extra_texts], trainers.WordPieceTrainer(vocab_size=2000, special_tokens=SPECIAL_TOKENS)
+    )
+    _save_bert_tokenizer(tok, out_dir)
     torch.manual_seed(seed)
-    config = BertConfig(
+    config = _three_label_config(
         vocab_size=tok.get_vocab_size(),
         hidden_size=32,
         num_hidden_layers=2,
         num_attention_heads=2,
         intermediate_size=64,
-        max_position_embeddings=512,
-        num_labels=3,
-        id2label={0: "negative", 1: "neutral", 2: "positive"},
-        label2id={"negative": 0, "neutral": 1, "positive": 2},
     )
     BertForSequenceClassification(config).save_pretrained(out_dir)
     return out_dir
@@ -83,47 +100,29 @@ def build_lexicon_model(
     LayerNorms rescale but keep the sign of that difference.
     """
     import torch
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
-    from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+    from transformers import BertForSequenceClassification
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     neg = {w.lower() for w in negative_words}
     pos = {w.lower() for w in positive_words} - neg
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    words = sorted(neg | pos | {w.lower() for w in vocabulary} - set(specials))
-    vocab = {w: i for i, w in enumerate(specials + words)}
+    words = sorted(neg | pos | {w.lower() for w in vocabulary} - set(SPECIAL_TOKENS))
+    vocab = {w: i for i, w in enumerate(SPECIAL_TOKENS + words)}
     tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
     tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B [SEP]",
-        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
-    )
-    PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        unk_token="[UNK]",
-        pad_token="[PAD]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-        model_max_length=512,
-    ).save_pretrained(out_dir)
+    _save_bert_tokenizer(tok, out_dir)
 
     hidden = 8
-    config = BertConfig(
+    config = _three_label_config(
         vocab_size=len(vocab),
         hidden_size=hidden,
         num_hidden_layers=1,
         num_attention_heads=1,
         intermediate_size=8,
-        max_position_embeddings=512,
-        num_labels=3,
         hidden_dropout_prob=0.0,
         attention_probs_dropout_prob=0.0,
-        id2label={0: "negative", 1: "neutral", 2: "positive"},
-        label2id={"negative": 0, "neutral": 1, "positive": 2},
     )
     model = BertForSequenceClassification(config)
     with torch.no_grad():

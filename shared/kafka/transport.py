@@ -232,9 +232,29 @@ class BatchConsumer:
         )
         self._consumer.subscribe(list(topics), listener=_LogRebalance(client_id))
         self._last_lag_update = 0.0
+        self._max_records = settings.max_poll_records
+        self._max_wait_s = settings.batch_max_wait_ms / 1000
 
     def poll(self, timeout_ms: int) -> list[ConsumerRecord]:
-        batches = self._consumer.poll(timeout_ms=timeout_ms)
+        """One micro-batch: wait up to ``timeout_ms`` for a first record, then keep
+        collecting until ``max_poll_records`` or ``batch_max_wait_ms`` after it.
+
+        A trickle of records then still makes one model call instead of many tiny
+        ones, at a bounded cost in latency.
+        """
+        records = self._poll_once(timeout_ms)
+        if not records or self._max_wait_s <= 0:
+            return records
+        deadline = time.monotonic() + self._max_wait_s
+        while len(records) < self._max_records:
+            left_ms = int((deadline - time.monotonic()) * 1000)
+            if left_ms <= 0:
+                break
+            records.extend(self._poll_once(left_ms, self._max_records - len(records)))
+        return records
+
+    def _poll_once(self, timeout_ms: int, max_records: int | None = None) -> list[ConsumerRecord]:
+        batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
         records: list[ConsumerRecord] = []
         for tp in sorted(batches, key=lambda t: (t.topic, t.partition)):
             recs = batches[tp]

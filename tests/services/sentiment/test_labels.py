@@ -42,3 +42,13 @@ def test_explicit_map_wins_and_must_name_real_labels():
 def test_bad_map_spec(spec):
     with pytest.raises(LabelMappingError):
         parse_label_map(spec)
+
+
+def test_decide_labels_argmax_and_negative_threshold():
+    import numpy as np
+
+    from services.sentiment.labels import decide_labels
+
+    probs = np.array([[0.3, 0.6, 0.1], [0.1, 0.2, 0.7], [0.45, 0.1, 0.45], [0.05, 0.9, 0.05]])
+    assert decide_labels(probs).tolist() == [1, 2, 0, 1]
+    assert decide_labels(probs, negative_threshold=0.25).tolist() == [0, 2, 0, 1]

@@ -1,0 +1,104 @@
+"""The inference engine on small real transformers models built offline."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from services.sentiment.engine import EngineOptions, ModelLoadError, SentimentEngine
+from services.sentiment.stand_in import build_lexicon_model, build_random_model
+
+NEG = ["terrible", "broken", "ужас", "horrible", "keq"]
+POS = ["great", "спасибо", "gracias", "faleminderit"]
+VOCAB = ["the", "delivery", "is", "a", "very", "long", "text", "service", "и", "доставка", "la", "entrega"]
+
+
+@pytest.fixture(scope="module")
+def lexicon_dir(tmp_path_factory):
+    return build_lexicon_model(tmp_path_factory.mktemp("lex"), NEG, POS, VOCAB)
+
+
+@pytest.fixture(scope="module")
+def engine(lexicon_dir):
+    return SentimentEngine(str(lexicon_dir), EngineOptions(batch_size=4))
+
+
+def test_results_come_back_aligned_with_inputs_across_length_sorted_batches(engine):
+    texts = [
+        "the delivery is great",
+        "terrible",
+        "la entrega " * 3 + "horrible",  # longest: sorted first
+        "",
+        "спасибо",
+        "the service is a very long text and terrible",
+        "   ",
+        "delivery",
+        "keq keq",
+    ]
+    labels = [s.label.value for s in engine.score(texts)]
+    assert labels == [
+        "positive", "negative", "negative", "neutral", "positive", "negative", "neutral", "neutral", "negative"
+    ]
+
+
+def test_edge_cases_empty_whitespace_emoji_long_and_mixed_script(engine):
+    texts = ["", " \n\t ", "😡😡😡", "🙂", "terrible " * 5000, "Доставка terrible и delivery ужас"]
+    out = engine.score(texts)
+    assert len(out) == len(texts)
+    for s in out:
+        assert abs(s.negative + s.neutral + s.positive - 1) < 1e-4
+    assert (out[0].neutral, out[1].neutral) == (1.0, 1.0) and out[0].lang is None
+    assert out[2].lang is None  # emoji only: no language to detect
+    assert out[4].label.value == "negative"  # truncated to max_tokens, still read
+    assert out[5].label.value == "negative"
+
+
+def test_negative_threshold_trades_labels_towards_negative(lexicon_dir):
+    text = ["terrible great great"]  # more positive words: argmax positive, some negative mass
+    plain = SentimentEngine(str(lexicon_dir)).predict_proba(text)
+    assert plain[0].argmax() == 2 and plain[0, 0] > 0
+    eager = SentimentEngine(str(lexicon_dir), EngineOptions(negative_threshold=float(plain[0, 0]) / 2))
+    assert eager.score(text)[0].label.value == "negative"
+
+
+def test_tokenizer_processes_give_the_same_results(lexicon_dir, engine):
+    texts = [f"the delivery {w} {i}" for i, w in enumerate((NEG + POS + VOCAB) * 4)]
+    with SentimentEngine(str(lexicon_dir), EngineOptions(batch_size=8, tokenizer_processes=2)) as pooled:
+        assert np.allclose(pooled.predict_proba(texts), engine.predict_proba(texts), atol=1e-6)
+
+
+def test_bf16_stays_close_to_fp32(lexicon_dir, engine):
+    texts = ["the delivery is great", "terrible service", "delivery"]
+    bf16 = SentimentEngine(str(lexicon_dir), EngineOptions(precision="bf16", device="cpu"))
+    assert bf16.precision == "bf16"
+    assert np.abs(bf16.predict_proba(texts) - engine.predict_proba(texts)).max() < 0.05
+
+
+def test_label_n_models_are_mapped_and_unknown_labels_are_refused(tmp_path):
+    path = build_random_model(tmp_path / "m")
+    cfg = json.loads((path / "config.json").read_text())
+    cfg["id2label"] = {"0": "LABEL_0", "1": "LABEL_1", "2": "LABEL_2"}
+    cfg["label2id"] = {v: int(k) for k, v in cfg["id2label"].items()}
+    (path / "config.json").write_text(json.dumps(cfg))
+    assert len(SentimentEngine(str(path)).score(["hello"])) == 1
+    cfg["id2label"] = {"0": "joy", "1": "anger", "2": "fear"}
+    cfg["label2id"] = {v: int(k) for k, v in cfg["id2label"].items()}
+    (path / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelLoadError, match="REPWATCH_SENTIMENT_LABEL_MAP"):
+        SentimentEngine(str(path))
+
+
+def test_missing_and_broken_model_dirs_fail_clearly(tmp_path):
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        SentimentEngine(str(tmp_path / "nope"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelLoadError, match="no config.json"):
+        SentimentEngine(str(tmp_path / "empty"))
+    broken = build_random_model(tmp_path / "broken")
+    (broken / "model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(ModelLoadError, match="cannot load"):
+        SentimentEngine(str(broken))
+    with pytest.raises(ModelLoadError, match="precision"):
+        SentimentEngine(str(broken), EngineOptions(precision="fp8"))
