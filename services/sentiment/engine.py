@@ -93,9 +93,7 @@ def _quantize_int8(model: torch.nn.Module) -> None:
     try:
         from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_
     except ImportError:
-        raise ModelLoadError(
-            "precision int8 needs torchao: pip install -c constraints.txt -e '.[int8]'"
-        ) from None
+        raise ModelLoadError("precision int8 needs torchao: pip install -c constraints.txt -e '.[int8]'") from None
     quantize_(model, Int8DynamicActivationInt8WeightConfig())
 
 
@@ -110,6 +108,7 @@ class SentimentEngine:
         languages: LanguageDetector | None = None,
         observer: BatchObserver | None = None,
     ) -> None:
+        quiet_third_party_logs()
         # Imported here: transformers takes seconds to import, and the CLI's
         # other subcommands should not pay for it.
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -224,6 +223,15 @@ class SentimentEngine:
             )
             for text, p, label in zip(texts, probs.tolist(), labels, strict=True)
         ]
+
+
+def quiet_third_party_logs() -> None:
+    """Silence import-time chatter that is not ours to fix.
+
+    With torchao installed, importing transformers makes torch warn (once per
+    process, through logging) that torchao registers enums in a deprecated way.
+    """
+    logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)
 
 
 def _model_source(model: str) -> str:

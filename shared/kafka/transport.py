@@ -24,7 +24,7 @@ from typing import Any
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from shared.config import WorkerSettings
@@ -268,8 +268,23 @@ class BatchConsumer:
             tp = TopicPartition(r.topic, r.partition)
             if tp not in offsets or offsets[tp].offset <= r.offset:
                 offsets[tp] = OffsetAndMetadata(r.offset + 1, "", -1)
-        if offsets:
-            self._consumer.commit(offsets)
+        if not offsets:
+            return
+        for attempt in range(5):
+            try:
+                self._consumer.commit(offsets)
+                return
+            except CommitFailedError as exc:
+                # The group rebalanced while we processed: these partitions belong to
+                # another member now, which resumes from the last commit. Our outputs
+                # are already written, so the cost is duplicates, not loss.
+                log.warning("offset commit rejected after a rebalance (%s); the new owner reprocesses", exc)
+                return
+            except KafkaError as exc:
+                if not exc.retriable or attempt == 4:
+                    raise
+                log.info("offset commit failed (%r), retrying", exc)
+                time.sleep(0.2 * 2**attempt)
 
     def assignment(self) -> set[TopicPartition]:
         return set(self._consumer.assignment())

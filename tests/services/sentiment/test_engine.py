@@ -102,3 +102,9 @@ def test_missing_and_broken_model_dirs_fail_clearly(tmp_path):
         SentimentEngine(str(broken))
     with pytest.raises(ModelLoadError, match="precision"):
         SentimentEngine(str(broken), EngineOptions(precision="fp8"))
+
+
+def test_int8_runs_and_stays_close_to_fp32(lexicon_dir, engine):
+    texts = ["the delivery is great", "terrible service", "delivery"]
+    int8 = SentimentEngine(str(lexicon_dir), EngineOptions(precision="int8", device="cpu"))
+    assert [s.label for s in int8.score(texts)] == [s.label for s in engine.score(texts)]

@@ -134,3 +134,29 @@ def test_two_workers_split_partitions_and_survive_sigkill(pipeline, workers, ran
         30,
         "the survivor to own every partition",
     )
+
+
+CLEAR_CASES = [
+    ("Terrible service, I want my money back. Never again!", "negative"),
+    ("Thank you so much, the support team fixed it in five minutes, great job!", "positive"),
+    ("Ужасная доставка, заказ потеряли и никто не отвечает", "negative"),
+    ("Спасибо, всё отлично, очень довольна покупкой!", "positive"),
+    ("El pedido llegó roto y nadie me devuelve el dinero. Vergüenza.", "negative"),
+    ("Shërbim shumë i mirë, faleminderit shumë!", "positive"),
+]
+
+
+@pytest.mark.model
+def test_worker_with_the_default_model(pipeline, workers, default_model_dir):
+    """The shipped model through the real worker: unset REPWATCH_SENTIMENT_MODEL means the default."""
+    evs = [mention(i, text=text) for i, (text, _) in enumerate(CLEAR_CASES)]
+    produce_events(pipeline, evs)
+    env = pipeline.env()
+    env.pop("REPWATCH_SENTIMENT_MODEL", None)
+    workers.start("sentiment", WORKER, env)
+    scored = read_topic(pipeline.bootstrap, pipeline.topics.scored, until=lambda r: len(r) >= len(evs), timeout=120)
+    by_id = {s.mention.event_id: s for s in (ScoredMention.model_validate_json(r.value) for r in scored)}
+    got = [by_id[e.event_id].sentiment for e in evs]
+    assert [s.label.value for s in got] == [label for _, label in CLEAR_CASES]
+    assert [s.lang for s in got] == ["en", "en", "ru", "ru", "es", "sq"]
+    assert all(s.model == str(default_model_dir) for s in got)

@@ -74,6 +74,20 @@ def brokers() -> Iterator[list[EmbeddedKafka]]:
 
 
 @pytest.mark.integration
+def _retry(fn, timeout: float = 30.0):
+    """Call ``fn`` until it stops raising a retriable Kafka error (coordinator moving/loading)."""
+    from kafka.errors import KafkaError
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return fn()
+        except KafkaError as exc:
+            if not getattr(exc, "retriable", False) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def test_restart_keeps_ports_topics_records_and_offsets(tmp_path: Path, brokers: list[EmbeddedKafka]) -> None:
     data_dir = tmp_path / "broker"
     broker = EmbeddedKafka(data_dir, heap="256m")
@@ -108,7 +122,7 @@ def test_restart_keeps_ports_topics_records_and_offsets(tmp_path: Path, brokers:
     )
     try:
         assert _poll_values(consumer, len(sent)) == sent
-        consumer.commit()
+        _retry(consumer.commit)
     finally:
         consumer.close(autocommit=False)
 
@@ -126,7 +140,9 @@ def test_restart_keeps_ports_topics_records_and_offsets(tmp_path: Path, brokers:
         assert TOPIC in admin.list_topics()
         [topic] = admin.describe_topics([TOPIC])
         assert len(topic["partitions"]) == 2
-        committed = admin.list_group_offsets({GROUP: None})[GROUP]
+        # Right after a restart the group coordinator may still be loading
+        # __consumer_offsets and answer NotCoordinator: a retriable state, not a loss.
+        committed = _retry(lambda: admin.list_group_offsets({GROUP: None})[GROUP])
     assert sum(meta.offset for tp, meta in committed.items() if tp.topic == TOPIC) == len(sent)
 
     reader = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
