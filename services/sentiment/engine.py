@@ -49,7 +49,7 @@ class EngineOptions:
     device: str = "auto"
     batch_size: int = 64
     max_tokens: int = 128
-    #: "auto": bf16 on CUDA, fp32 on CPU (bf16 on CPU is opt-in: fast with AMX, slow without)
+    #: "auto": bf16 on CUDA and on CPUs with AMX/AVX512-BF16, else fp32
     precision: str = "auto"
     #: predict negative whenever P(negative) >= this, else the most likely label (None: argmax)
     negative_threshold: float | None = None
@@ -78,10 +78,28 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     if precision == "auto":
         if device.type == "cuda":
             return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        return "fp32"
+        return "bf16" if cpu_has_fast_bf16() else "fp32"
     if precision == "int8" and device.type != "cpu":
         raise ModelLoadError("int8 is a CPU option; on GPU use bf16 or fp16")
     return precision
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True on CPUs with bf16 matrix instructions (AMX or AVX512-BF16).
+
+    There bf16 runs several times faster than fp32 (6.6x vs 2.1x over pipeline()
+    in `make bench-sentiment` on a 2-core Xeon with AMX) at the same validation
+    F1; elsewhere bf16 is emulated and slower, so fp32 stays the default.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"amx_bf16", "avx512_bf16"})
+    except OSError:
+        pass
+    return False
 
 
 def _quantize_int8(model: torch.nn.Module) -> None:

@@ -23,7 +23,7 @@ class SentimentSettings(WorkerSettings):
     sentiment_label_map: str = ""
     #: torch CPU threads (0: one per core)
     sentiment_cpu_threads: int = Field(default=0, ge=0)
-    #: auto (bf16 on GPU, fp32 on CPU), fp32, bf16, fp16, int8 (CPU, needs torchao)
+    #: auto (bf16 on GPU and on CPUs with AMX/AVX512-BF16, else fp32), fp32, bf16, fp16, int8 (CPU, torchao)
     sentiment_precision: str = "auto"
     #: call a text negative whenever P(negative) >= this (empty: most likely label)
     sentiment_negative_threshold: float | None = Field(default=None, gt=0, le=1)

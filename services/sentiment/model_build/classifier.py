@@ -8,13 +8,15 @@ be the same function. Both are built here from the same three pieces:
    such as LayerNorms and biases, the pooler and the classifier);
 3. for ``pooling="mean"``, one extra, *fixed* BERT layer that turns the
    stock [CLS]-pooling ``BertForSequenceClassification`` into a masked
-   mean-pooling classifier (see :func:`mean_pool_layer_state`).
+   mean-pooling classifier (see :func:`mean_pool_layer_state`); for
+   ``pooling="cls"`` (what ships, see :mod:`.train` for the measurements)
+   nothing is added: the trained pooler reads the first token.
 
 The shipped model is a plain ``BertForSequenceClassification`` (no custom
 code, no ``trust_remote_code``): at assembly the LoRA updates are merged into
 the dense weights and the state dict is written as ``model.safetensors``.
 
-Why the extra layer: e5 was trained to be read by mean pooling over the
+Why the extra layer exists at all: e5 was trained to be read by mean pooling over the
 attention mask, while ``BertForSequenceClassification`` classifies from the
 first token through a pooler that the e5 checkpoint does not even have. A
 13th layer whose query and key weights are zero attends *uniformly* over the
@@ -143,7 +145,9 @@ def classifier_config(encoder_config: Mapping[str, Any], pooling: str) -> dict[s
             "classifier_dropout": None,
             "repwatch_text_prefix": TEXT_PREFIX,
             "repwatch_pooling": (
-                f"mean: layer {layers} is a fixed masked-mean-pooling layer" if pooling == "mean" else "cls"
+                f"mean: layer {layers} is a fixed masked-mean-pooling layer"
+                if pooling == "mean"
+                else "cls: first token through the trained pooler (stock BertForSequenceClassification)"
             ),
         }
     )
@@ -198,7 +202,9 @@ def read_encoder_config(encoder_dir: Path) -> dict[str, Any]:
     return json.loads((Path(encoder_dir) / "config.json").read_text(encoding="utf-8"))
 
 
-def base_state_dict(encoder_dir: Path, pooling: str, value_scale: float = MEAN_POOL_VALUE_SCALE) -> dict[str, torch.Tensor]:
+def base_state_dict(
+    encoder_dir: Path, pooling: str, value_scale: float = MEAN_POOL_VALUE_SCALE
+) -> dict[str, torch.Tensor]:
     """Encoder tensors under ``bert.*`` names, plus the fixed mean-pooling layer if asked."""
     encoder_config = read_encoder_config(encoder_dir)
     raw = load_file(str(Path(encoder_dir) / "model.safetensors"))
@@ -330,7 +336,9 @@ def training_model_from_adapter(encoder_dir: Path, adapter_dir: Path = DEFAULT_A
     """
     tensors, manifest = read_adapter(adapter_dir)
     arch, lora = manifest["architecture"], manifest["lora"]
-    model = build_model(encoder_dir, arch["pooling"], value_scale=float(arch.get("mean_pool_value_scale", MEAN_POOL_VALUE_SCALE)))
+    model = build_model(
+        encoder_dir, arch["pooling"], value_scale=float(arch.get("mean_pool_value_scale", MEAN_POOL_VALUE_SCALE))
+    )
     inject_lora(model, lora["modules"], int(lora["rank"]), float(lora["alpha"]))
     load_adapter_into(model, tensors)
     return model.eval()

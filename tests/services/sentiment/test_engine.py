@@ -22,7 +22,7 @@ def lexicon_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def engine(lexicon_dir):
-    return SentimentEngine(str(lexicon_dir), EngineOptions(batch_size=4))
+    return SentimentEngine(str(lexicon_dir), EngineOptions(batch_size=4, precision="fp32"))
 
 
 def test_results_come_back_aligned_with_inputs_across_length_sorted_batches(engine):
@@ -65,7 +65,8 @@ def test_negative_threshold_trades_labels_towards_negative(lexicon_dir):
 
 def test_tokenizer_processes_give_the_same_results(lexicon_dir, engine):
     texts = [f"the delivery {w} {i}" for i, w in enumerate((NEG + POS + VOCAB) * 4)]
-    with SentimentEngine(str(lexicon_dir), EngineOptions(batch_size=8, tokenizer_processes=2)) as pooled:
+    opts = EngineOptions(batch_size=8, tokenizer_processes=2, precision="fp32")
+    with SentimentEngine(str(lexicon_dir), opts) as pooled:
         assert np.allclose(pooled.predict_proba(texts), engine.predict_proba(texts), atol=1e-6)
 
 
@@ -108,3 +109,14 @@ def test_int8_runs_and_stays_close_to_fp32(lexicon_dir, engine):
     texts = ["the delivery is great", "terrible service", "delivery"]
     int8 = SentimentEngine(str(lexicon_dir), EngineOptions(precision="int8", device="cpu"))
     assert [s.label for s in int8.score(texts)] == [s.label for s in engine.score(texts)]
+
+
+def test_auto_precision_follows_the_hardware(lexicon_dir, monkeypatch):
+    import services.sentiment.engine as eng
+
+    monkeypatch.setattr(eng, "cpu_has_fast_bf16", lambda: True)
+    assert SentimentEngine(str(lexicon_dir), EngineOptions(device="cpu")).precision == "bf16"
+    monkeypatch.setattr(eng, "cpu_has_fast_bf16", lambda: False)
+    assert SentimentEngine(str(lexicon_dir), EngineOptions(device="cpu")).precision == "fp32"
+    with pytest.raises(ModelLoadError, match="int8 is a CPU option"):
+        eng.resolve_precision("int8", eng.torch.device("cuda"))

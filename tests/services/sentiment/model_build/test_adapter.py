@@ -105,7 +105,9 @@ def _make_encoder(path: Path) -> Path:
     (path / "config.json").write_text(json.dumps(TINY_CONFIG), encoding="utf-8")
     for name in asm.TOKENIZER_FILES:
         (path / name).write_text(json.dumps({"placeholder": name}), encoding="utf-8")
-    (path / asm.MARKER_NAME).write_text(json.dumps({"build_format": 1, "artifacts": asm.current_pins()}), encoding="utf-8")
+    (path / asm.MARKER_NAME).write_text(
+        json.dumps({"build_format": 1, "artifacts": asm.current_pins()}), encoding="utf-8"
+    )
     return path
 
 
