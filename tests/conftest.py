@@ -64,7 +64,10 @@ class Pipeline:
 
     def env(self, **extra: str) -> dict[str, str]:
         """Environment for a worker subprocess pointed at this slice."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("REPWATCH_")}
+        # Worker settings come only from here; where caches and data live still
+        # comes from the caller (CI may point REPWATCH_MODEL_CACHE elsewhere).
+        keep = {"REPWATCH_MODEL_CACHE", "REPWATCH_KAFKA_CACHE", "REPWATCH_DATA_DIR"}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("REPWATCH_") or k in keep}
         env.update(
             {
                 "REPWATCH_KAFKA_BOOTSTRAP": self.bootstrap,

@@ -29,7 +29,7 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from shared.config import WorkerSettings
 from shared.metrics import Health, TransportMetrics
-from shared.schemas import DeadLetter, InvalidRecord, dead_letter_payload
+from shared.schemas import DeadLetter, dead_letter_payload
 
 log = logging.getLogger(__name__)
 
@@ -398,8 +398,6 @@ class StreamWorker:
     def _process_safely(self, records: list[ConsumerRecord]) -> BatchResult:
         try:
             return self._process(records)
-        except InvalidRecord:
-            raise  # processors report invalid records as dead letters, never by raising
         except Exception:  # noqa: BLE001 - isolate the poison record below
             log.exception("%s: batch of %d failed; retrying record by record", self.name, len(records))
         merged = BatchResult()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -32,6 +33,7 @@ def test_demo_runs_the_pipeline_and_cleans_up(lexicon_model_dir):
         "HOME": str(Path.home()),
         "REPWATCH_SENTIMENT_MODEL": str(lexicon_model_dir),
         "REPWATCH_SENTIMENT_CPU_THREADS": "1",
+        **{k: v for k, v in os.environ.items() if k in ("REPWATCH_KAFKA_CACHE", "REPWATCH_MODEL_CACHE", "JAVA_HOME")},
     }
     done = subprocess.run(
         [sys.executable, "-m", "services.cli", "demo", "--duration", "100s", "--rate", "3"],
