@@ -10,10 +10,16 @@ from kafka.structs import TopicPartition
 
 
 def produce(bootstrap: str, topic: str, values: Iterable[bytes], key: bytes | None = b"acme") -> int:
+    """Send raw values under one key (acks=all), through one producer."""
+    return produce_keyed(bootstrap, topic, ((key, v) for v in values))
+
+
+def produce_keyed(bootstrap: str, topic: str, records: Iterable[tuple[bytes | None, bytes]]) -> int:
+    """Send (key, value) pairs through one producer and wait until all are acknowledged."""
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     n = 0
-    for v in values:
-        producer.send(topic, value=v, key=key)
+    for key, value in records:
+        producer.send(topic, value=value, key=key)
         n += 1
     producer.flush(30)
     producer.close()

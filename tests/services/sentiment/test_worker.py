@@ -9,7 +9,7 @@ import pytest
 from shared.schemas import DeadLetter, ScoredMention
 from tests.conftest import wait_for
 from tests.factories import mention
-from tests.kafka_io import produce, read_topic
+from tests.kafka_io import produce, produce_keyed, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -36,8 +36,8 @@ def latest_assignment(log: str) -> set[str]:
 
 
 def produce_events(pipeline, evs):
-    for e in evs:
-        produce(pipeline.bootstrap, pipeline.topics.raw, [e.to_bytes()], key=e.brand.encode())
+    """Events keyed by brand, as ingest sends them."""
+    produce_keyed(pipeline.bootstrap, pipeline.topics.raw, ((e.brand.encode(), e.to_bytes()) for e in evs))
 
 
 def test_bad_records_go_to_deadletter_and_the_flow_continues(pipeline, workers, random_model_dir):
