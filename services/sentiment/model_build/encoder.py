@@ -185,7 +185,7 @@ def _check_tokenizer_matches(
         raise EncoderBuildError(
             f"tokenizer has {len(pieces)} pieces, model vocab has {len(vocab.pieces)}"
         )
-    mismatched = [i for i, (a, b) in enumerate(zip(pieces, vocab.pieces)) if a != b]
+    mismatched = [i for i, (a, b) in enumerate(zip(pieces, vocab.pieces, strict=True)) if a != b]
     if mismatched:
         raise EncoderBuildError(
             f"tokenizer and model disagree on {len(mismatched)} pieces, first id {mismatched[0]}"

@@ -174,7 +174,7 @@ class VerifyReport:
             )
             lines += [
                 f"    {c:.4f}  +{m:.4f}  {a!r} <> {b!r}"
-                for (a, b), c, m in zip(s.pairs, s.pair_cosines, s.pair_margins)
+                for (a, b), c, m in zip(s.pairs, s.pair_cosines, s.pair_margins, strict=True)
             ]
             lines.append(
                 f"  pairs min/mean {s.min_pair:.4f}/{s.mean_pair:.4f}; unrelated max/mean "
@@ -251,7 +251,8 @@ def check_tokenizer(
             and mask_ok
             and tokenizer.cls_token_id == 0
             and tokenizer.sep_token_id == 2,
-            f"{got}, mask={tokenizer.mask_token!r}:{tokenizer.mask_token_id}, cls={tokenizer.cls_token_id}, sep={tokenizer.sep_token_id}",
+            f"{got}, mask={tokenizer.mask_token!r}:{tokenizer.mask_token_id}, "
+            f"cls={tokenizer.cls_token_id}, sep={tokenizer.sep_token_id}",
         )
     )
     results.append(
