@@ -15,8 +15,8 @@ class SentimentSettings(WorkerSettings):
     sentiment_model: str = ""
     #: "auto" (GPU when present), "cpu", "cuda", "cuda:1"
     sentiment_device: str = "auto"
-    #: texts per forward pass
-    sentiment_batch_size: int = Field(default=64, ge=1)
+    #: texts per forward pass (0: 64 on CPU, 1024 on GPU; on GPU raise max_poll_records to match)
+    sentiment_batch_size: int = Field(default=0, ge=0)
     #: texts are cut to this many tokens (tweets and comments rarely need more)
     sentiment_max_tokens: int = Field(default=128, ge=8, le=4096)
     #: explicit model-label mapping, e.g. "LABEL_0=negative,LABEL_1=neutral,LABEL_2=positive"

@@ -7,7 +7,15 @@ import json
 import numpy as np
 import pytest
 
-from services.sentiment.engine import EngineOptions, ModelLoadError, SentimentEngine
+from services.sentiment.engine import (
+    MASK_EXPANDABLE_MODEL_TYPES,
+    EngineOptions,
+    ModelLoadError,
+    SentimentEngine,
+    expand_attention_mask,
+    pad_batch,
+    tokenize_unpadded,
+)
 from services.sentiment.stand_in import build_lexicon_model, build_random_model
 
 NEG = ["terrible", "broken", "ужас", "horrible", "keq"]
@@ -120,3 +128,68 @@ def test_auto_precision_follows_the_hardware(lexicon_dir, monkeypatch):
     assert SentimentEngine(str(lexicon_dir), EngineOptions(device="cpu")).precision == "fp32"
     with pytest.raises(ModelLoadError, match="int8 is a CPU option"):
         eng.resolve_precision("int8", eng.torch.device("cuda"))
+
+
+@pytest.mark.parametrize("model_type", sorted(MASK_EXPANDABLE_MODEL_TYPES))
+def test_expanded_attention_mask_gives_the_same_logits_as_the_padding_mask(model_type):
+    # The GPU path hands these architectures a 4-D mask (or none) instead of the 2-D
+    # padding mask; the logits must not change, padded batch or not.
+    import torch
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    config = AutoConfig.for_model(
+        model_type,
+        vocab_size=120,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        num_labels=3,
+        pad_token_id=1,
+    )
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_config(config, attn_implementation="sdpa").eval()
+    for lengths in ([9, 6, 3], [9, 9, 9]):
+        flat = np.random.default_rng(0).integers(5, 120, size=sum(lengths)).astype(np.int32)
+        offsets = np.concatenate([[0], np.cumsum(lengths[:-1])])
+        tokens = pad_batch(flat, offsets, np.asarray(lengths, dtype=np.int32), 1, pin=False)
+        assert tokens.padded == (lengths != [9, 9, 9])
+        with torch.inference_mode():
+            want = model(input_ids=tokens.ids, attention_mask=tokens.mask()).logits
+            got = model(**expand_attention_mask(tokens.ids, tokens.lengths, tokens.padded)).logits
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("padding_side", ["right", "left"])
+def test_unpadded_tokens_rebuild_the_tokenizers_own_batch(lexicon_dir, padding_side):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(lexicon_dir))
+    tok.padding_side = padding_side
+    texts = ["the delivery is great", "ужас", "a very long text " * 50, "la entrega"]
+    chunk = tokenize_unpadded(tok, texts, 16)
+    want = AutoTokenizer.from_pretrained(str(lexicon_dir))(texts, padding=True, truncation=True, max_length=16)
+    assert chunk.lengths.tolist() == [sum(m) for m in want["attention_mask"]]
+    offsets = np.concatenate([[0], np.cumsum(chunk.lengths[:-1])])
+    batch = pad_batch(chunk.ids, offsets, chunk.lengths, tok.pad_token_id, pin=False)
+    assert batch.ids.tolist() == want["input_ids"]
+    assert batch.mask().tolist() == want["attention_mask"]
+
+
+def test_batches_are_cut_by_token_count_and_results_stay_aligned(lexicon_dir):
+    # Longest by characters is shortest in tokens (one unknown word): the window re-sort must
+    # put similar token counts together and still return every row in input order.
+    seen = []
+    eng = SentimentEngine(
+        str(lexicon_dir),
+        EngineOptions(batch_size=2, precision="fp32"),
+        observer=lambda n, longest, s: seen.append((n, longest)),
+    )
+    texts = ["great great great great great", "x" * 40, "ужас ужас ужас ужас", "q" * 38] * 3
+    probs = eng.predict_proba(texts)
+    singles = np.vstack([eng.predict_proba([t]) for t in texts])
+    np.testing.assert_allclose(probs, singles, rtol=1e-5, atol=1e-6)
+    assert sum(n for n, _ in seen[: len(texts) // 2]) == len(texts)
+    longest = [longest for _, longest in seen[: len(texts) // 2]]
+    assert longest == sorted(longest, reverse=True)
