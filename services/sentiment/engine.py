@@ -19,6 +19,7 @@ Throughput comes from these, in order of effect:
 
 from __future__ import annotations
 
+import itertools
 import logging
 import multiprocessing as mp
 import os
@@ -44,6 +45,9 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 BatchObserver = Callable[[int, int, float], None]
 
 
+#: probabilities for texts with nothing to score (blank, or no tokens at all)
+NEUTRAL = np.array([0.0, 1.0, 0.0], dtype=np.float32)
+
 #: chunks whose texts are re-sorted by token count before being cut into batches
 WINDOW_CHUNKS = 8
 #: default texts per forward pass (measured with `make bench-sentiment`: on an H100,
@@ -54,46 +58,84 @@ GPU_BATCH_SIZE = 1024
 
 @dataclass(frozen=True)
 class TokenizedChunk:
-    """Token ids of a list of texts without padding: ``ids`` concatenated, ``lengths`` per text."""
+    """Token ids of a list of texts without padding: ``ids`` concatenated, ``lengths`` per text.
+
+    ``types`` holds token type ids the same way, when the tokenizer makes them.
+    """
 
     ids: np.ndarray
     lengths: np.ndarray
+    types: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
 class Tokens:
     """One padded batch on the host (pinned when bound for a GPU)."""
 
-    ids: torch.Tensor  # (batch, longest) int64, pad id after each text's end
-    lengths: torch.Tensor  # (batch,) int64
+    ids: torch.Tensor  # (batch, longest) int64
+    lengths: torch.Tensor  # (batch,) int64, real tokens per text
     padded: bool  # False when every text has the longest length
+    left: bool = False  # padding before the text (tokenizers with padding_side="left")
+    types: torch.Tensor | None = None  # (batch, longest) token type ids, when the tokenizer has them
 
     def mask(self) -> torch.Tensor:
         """The usual 2-D 0/1 attention mask."""
-        cols = torch.arange(self.ids.shape[1])
-        return (cols[None, :] < self.lengths[:, None]).to(torch.int64)
+        return torch.from_numpy(_real_positions(self.lengths.numpy(), self.ids.shape[1], self.left).astype(np.int64))
+
+    def model_inputs(self) -> dict[str, torch.Tensor]:
+        inputs = {"input_ids": self.ids, "attention_mask": self.mask()}
+        if self.types is not None:
+            inputs["token_type_ids"] = self.types
+        return inputs
 
 
-def tokenize_unpadded(tokenizer: object, texts: list[str], max_tokens: int) -> TokenizedChunk:
-    """Tokenise with truncation; keep only real tokens (single sequences: token types are all 0)."""
-    enc = tokenizer(texts, padding=True, truncation=True, max_length=max_tokens, return_tensors="np")  # type: ignore[operator]
-    real = enc["attention_mask"].astype(bool)
-    # Boolean indexing walks rows in order, so each text's tokens stay contiguous and
-    # in order whichever side the tokenizer pads on.
-    return TokenizedChunk(enc["input_ids"][real].astype(np.int32), real.sum(axis=1).astype(np.int32))
+def _real_positions(lengths: np.ndarray, longest: int, left: bool) -> np.ndarray:
+    cols = np.arange(longest)[None, :]
+    return cols >= (longest - lengths)[:, None] if left else cols < lengths[:, None]
 
 
-def pad_batch(flat: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, pad_id: int, *, pin: bool) -> Tokens:
-    """Gather the texts at ``offsets``/``lengths`` of ``flat`` into one right-padded batch."""
-    longest = max(int(lengths.max()), 1)
-    cols = np.arange(longest)
-    real = cols[None, :] < lengths[:, None]
-    positions = np.where(real, offsets[:, None] + cols[None, :], 0)
+def tokenize_unpadded(tokenizer: Any, texts: list[str], max_tokens: int) -> TokenizedChunk:
+    """Tokenise with truncation and no padding (so no pad token is needed here)."""
+    enc = tokenizer(texts, truncation=True, max_length=max_tokens, return_attention_mask=False)
+    rows = enc["input_ids"]
+    lengths = np.fromiter((len(r) for r in rows), dtype=np.int32, count=len(rows))
+    total = int(lengths.sum())
+    ids = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int32, count=total)
+    types = None
+    if "token_type_ids" in enc:
+        types = np.fromiter(itertools.chain.from_iterable(enc["token_type_ids"]), dtype=np.int32, count=total)
+    return TokenizedChunk(ids, lengths, types)
+
+
+def pad_batch(
+    flat: np.ndarray,
+    offsets: np.ndarray,
+    lengths: np.ndarray,
+    pad_id: int,
+    *,
+    pin: bool,
+    left: bool = False,
+    flat_types: np.ndarray | None = None,
+) -> Tokens:
+    """Gather the texts at ``offsets``/``lengths`` of ``flat`` into one padded batch.
+
+    Texts must have at least one token. ``left`` pads before each text, as
+    tokenizers with ``padding_side="left"`` do (models that read the last position).
+    """
+    longest = int(lengths.max())
+    real = _real_positions(lengths, longest, left)
+    cols = np.arange(longest)[None, :]
+    within = cols - (longest - lengths)[:, None] if left else np.broadcast_to(cols, real.shape)
+    positions = np.where(real, offsets[:, None] + within, 0)
     ids = torch.from_numpy(np.where(real, flat[positions], pad_id).astype(np.int64))
     lens = torch.from_numpy(lengths.astype(np.int64))
+    types = None
+    if flat_types is not None:
+        types = torch.from_numpy(np.where(real, flat_types[positions], 0).astype(np.int64))
     if pin:  # page-locked host memory: the copy to the GPU does not wait for queued work
         ids, lens = ids.pin_memory(), lens.pin_memory()
-    return Tokens(ids, lens, padded=bool((lengths != longest).any()))
+        types = types.pin_memory() if types is not None else None
+    return Tokens(ids, lens, padded=bool((lengths != longest).any()), left=left, types=types)
 
 
 class ModelLoadError(RuntimeError):
@@ -225,8 +267,15 @@ class SentimentEngine:
         # every forward pass that stops the host from queueing batch k+1 while the GPU
         # runs batch k. For these architectures (tested equal) the engine hands over
         # the 4-D mask, which transformers passes to SDPA untouched.
-        self._expand_mask = getattr(self.model.config, "model_type", None) in MASK_EXPANDABLE_MODEL_TYPES
-        self._pad_id = int(getattr(self.tokenizer, "pad_token_id", None) or 0)
+        self._left_pad = getattr(self.tokenizer, "padding_side", "right") == "left"
+        self._expand_mask = (
+            getattr(self.model.config, "model_type", None) in MASK_EXPANDABLE_MODEL_TYPES
+            and getattr(self.model.config, "_attn_implementation", None) == "sdpa"  # eager would add a bool mask
+            and not self._left_pad
+        )
+        # Padding positions are masked out, so any id works; prefer the real pad id.
+        pad_id = getattr(self.tokenizer, "pad_token_id", None)
+        self._pad_id = int(pad_id if pad_id is not None else getattr(self.model.config, "pad_token_id", None) or 0)
         self._pin = self.device.type == "cuda"
         procs = opts.tokenizer_processes
         if procs is None:
@@ -254,7 +303,7 @@ class SentimentEngine:
         out = np.zeros((len(texts), 3), dtype=np.float32)
         todo = [i for i, t in enumerate(texts) if t and not t.isspace()]
         blank = np.setdiff1d(np.arange(len(texts)), np.asarray(todo, dtype=np.int64), assume_unique=True)
-        out[blank, 1] = 1.0
+        out[blank] = NEUTRAL
         # Longest first by characters, so a window of chunks holds texts of similar
         # length; inside a window, batches are then cut by exact token counts.
         todo.sort(key=lambda i: len(texts[i]), reverse=True)
@@ -266,9 +315,12 @@ class SentimentEngine:
             self._run_cuda(batches, out)
         else:
             for rows, tokens in batches:
+                if tokens is None:  # texts without a single token: nothing to score
+                    out[rows] = NEUTRAL
+                    continue
                 started = time.perf_counter()
                 out[rows] = self._forward(tokens).numpy()
-                self._observe(tokens, time.perf_counter() - started)
+                self._observe(tuple(tokens.ids.shape), time.perf_counter() - started)
         return out
 
     def _tokenize(self, chunks: list[list[str]]) -> Iterator[TokenizedChunk]:
@@ -280,13 +332,14 @@ class SentimentEngine:
 
     def _batches(
         self, chunks: list[list[int]], tokenized: Iterator[TokenizedChunk]
-    ) -> Iterator[tuple[np.ndarray, Tokens]]:
+    ) -> Iterator[tuple[np.ndarray, Tokens | None]]:
         """(input rows, padded batch), longest first, re-cut by token count within windows.
 
         Characters are a poor proxy for tokens across scripts (the same length in
         Arabic, romanised Hindi and English tokenises very differently), so each
         window of ``WINDOW_CHUNKS`` chunks is sorted by token count before it is cut
         into batches: far less padding, and padding is computed like real tokens.
+        Texts that tokenise to nothing come as (rows, None).
         """
         window: list[tuple[list[int], TokenizedChunk]] = []
         for chunk, tok in zip(chunks, tokenized, strict=True):
@@ -297,48 +350,62 @@ class SentimentEngine:
         if window:
             yield from self._cut(window)
 
-    def _cut(self, window: list[tuple[list[int], TokenizedChunk]]) -> Iterator[tuple[np.ndarray, Tokens]]:
+    def _cut(self, window: list[tuple[list[int], TokenizedChunk]]) -> Iterator[tuple[np.ndarray, Tokens | None]]:
         rows = np.concatenate([np.asarray(c, dtype=np.int64) for c, _ in window])
         flat = np.concatenate([t.ids for _, t in window])
+        types = None
+        if all(t.types is not None for _, t in window):
+            types = np.concatenate([t.types for _, t in window])  # type: ignore[misc]
         lengths = np.concatenate([t.lengths for _, t in window])
         offsets = np.concatenate([[0], np.cumsum(lengths[:-1])]).astype(np.int64)
         order = np.argsort(-lengths, kind="stable")
+        empty = lengths[order] == 0
+        if empty.any():
+            yield rows[order[empty]], None
+            order = order[~empty]
         for s in range(0, len(order), self.batch_size):
             sel = order[s : s + self.batch_size]
-            yield rows[sel], pad_batch(flat, offsets[sel], lengths[sel], self._pad_id, pin=self._pin)
+            yield rows[sel], pad_batch(
+                flat, offsets[sel], lengths[sel], self._pad_id, pin=self._pin, left=self._left_pad, flat_types=types
+            )
 
-    def _run_cuda(self, batches: Iterator[tuple[np.ndarray, Tokens]], out: np.ndarray) -> None:
+    def _run_cuda(self, batches: Iterator[tuple[np.ndarray, Tokens | None]], out: np.ndarray) -> None:
         # No host sync per batch: the GPU works through batch k while the host
         # builds and launches batch k+1. Results stay on the device until one copy
-        # at the end; each batch's latency comes from CUDA events around it.
-        pending: list[tuple[np.ndarray, torch.Tensor, Tokens, torch.cuda.Event, torch.cuda.Event]] = []
+        # at the end; each batch's latency comes from CUDA events around it. Only
+        # shapes are kept: the pinned host batches can go as soon as they are copied.
+        pending: list[tuple[np.ndarray, torch.Tensor, tuple[int, ...], Any, Any]] = []
         for rows, tokens in batches:
+            if tokens is None:
+                out[rows] = NEUTRAL
+                continue
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record()
             probs = self._forward(tokens)
             end.record()
-            pending.append((rows, probs, tokens, start, end))
+            pending.append((rows, probs, tuple(tokens.ids.shape), start, end))
         if not pending:
             return
         order = np.concatenate([rows for rows, *_ in pending])
         out[order] = torch.cat([p for _, p, *_ in pending]).cpu().numpy()  # the one sync
-        for _, _, tokens, start, end in pending:
-            self._observe(tokens, start.elapsed_time(end) / 1000.0)
+        for _, _, shape, start, end in pending:
+            self._observe(shape, start.elapsed_time(end) / 1000.0)
 
-    def _observe(self, tokens: Tokens, seconds: float) -> None:
+    def _observe(self, shape: tuple[int, ...], seconds: float) -> None:
         if self._observer is not None:
-            self._observer(int(tokens.ids.shape[0]), int(tokens.ids.shape[1]), seconds)
+            self._observer(int(shape[0]), int(shape[1]), seconds)
 
     @torch.inference_mode()
     def _forward(self, tokens: Tokens) -> torch.Tensor:
         """(batch, 3) probabilities in our label order, left on the model's device."""
         cuda = self.device.type == "cuda"
-        ids = tokens.ids.to(self.device, non_blocking=cuda)  # pinned: an asynchronous copy
         if cuda and self._expand_mask:
+            ids = tokens.ids.to(self.device, non_blocking=True)  # pinned: an asynchronous copy
             inputs = expand_attention_mask(ids, tokens.lengths, tokens.padded)
+            if tokens.types is not None:
+                inputs["token_type_ids"] = tokens.types.to(self.device, non_blocking=True)
         else:
-            mask = tokens.mask().to(self.device, non_blocking=cuda)
-            inputs = {"input_ids": ids, "attention_mask": mask}
+            inputs = {k: v.to(self.device, non_blocking=cuda) for k, v in tokens.model_inputs().items()}
         logits = self.model(**inputs).logits.float()
         return torch.softmax(logits, dim=-1) @ self._mapping
 
@@ -435,23 +502,30 @@ _worker_tokenizer = None
 _worker_max_tokens = 128
 
 
-def _init_tokenizer_worker(tokenizer_dir: str, max_tokens: int, ready: Any) -> None:
+def _init_tokenizer_worker(tokenizer_dir: str, max_tokens: int, ready: Any, failure: Any) -> None:
     # Runs once in each tokenizer process (module state of that process only).
     global _worker_tokenizer, _worker_max_tokens
     os.environ["TOKENIZERS_PARALLELISM"] = "false"  # one thread per process; parallelism is the pool
-    torch.set_num_threads(1)
-    from transformers import AutoTokenizer
+    try:
+        torch.set_num_threads(1)
+        from transformers import AutoTokenizer
 
-    _worker_tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-    _worker_max_tokens = max_tokens
+        _worker_tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+        _worker_max_tokens = max_tokens
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails fast with it
+        # Raising here would make the pool respawn this process forever; report instead.
+        with failure.get_lock():
+            failure.value = f"{type(exc).__name__}: {exc}"[:500].encode("utf-8", "replace")
+        return
     with ready.get_lock():
         ready.value += 1
 
 
-def _tokenize_chunk(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    assert _worker_tokenizer is not None
+def _tokenize_chunk(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    if _worker_tokenizer is None:
+        raise RuntimeError("tokenizer process has no tokenizer (its start-up failed)")
     chunk = tokenize_unpadded(_worker_tokenizer, texts, _worker_max_tokens)
-    return chunk.ids, chunk.lengths  # compact int32 arrays: little to pickle back
+    return chunk.ids, chunk.lengths, chunk.types  # compact int32 arrays: little to pickle back
 
 
 class _TokenizerPool:
@@ -459,28 +533,30 @@ class _TokenizerPool:
 
     READY_TIMEOUT_S = 120.0
 
-    def __init__(self, tokenizer: object, processes: int, max_tokens: int) -> None:
+    def __init__(self, tokenizer: Any, processes: int, max_tokens: int) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="repwatch-tokenizer-")
-        tokenizer.save_pretrained(self._dir.name)  # type: ignore[attr-defined]
+        tokenizer.save_pretrained(self._dir.name)
         # spawn, not fork: the parent holds CUDA state and torch threads that must not be forked.
         ctx = mp.get_context("spawn")
-        ready = ctx.Value("i", 0)
+        ready, failure = ctx.Value("i", 0), ctx.Array("c", 512)
         self._pool = ctx.Pool(
-            processes, initializer=_init_tokenizer_worker, initargs=(self._dir.name, max_tokens, ready)
+            processes, initializer=_init_tokenizer_worker, initargs=(self._dir.name, max_tokens, ready, failure)
         )
         # Wait until every process has its tokenizer loaded: a pool still importing
         # transformers would make the first batches (and any benchmark) slow.
         deadline = time.monotonic() + self.READY_TIMEOUT_S
         while ready.value < processes:
-            if time.monotonic() > deadline:
+            problem = failure.value.decode("utf-8", "replace")
+            if problem or time.monotonic() > deadline:
                 self.close()
-                raise ModelLoadError(f"tokenizer processes not ready after {self.READY_TIMEOUT_S:.0f}s")
+                why = problem or f"not ready after {self.READY_TIMEOUT_S:.0f}s"
+                raise ModelLoadError(f"tokenizer processes could not start: {why}")
             time.sleep(0.02)
 
     def tokenize(self, chunks: list[list[str]]) -> Iterator[TokenizedChunk]:
         # imap keeps input order and lets the workers run ahead of the consumer.
-        for ids, lengths in self._pool.imap(_tokenize_chunk, chunks, chunksize=1):
-            yield TokenizedChunk(ids, lengths)
+        for ids, lengths, types in self._pool.imap(_tokenize_chunk, chunks, chunksize=1):
+            yield TokenizedChunk(ids, lengths, types)
 
     def close(self) -> None:
         self._pool.terminate()

@@ -22,7 +22,7 @@ class EngineMetrics:
         self.batch_size = Histogram(
             "repwatch_sentiment_batch_size",
             "Texts per model forward pass",
-            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048),
             registry=registry,
         )
         self.batch_seconds = Histogram(

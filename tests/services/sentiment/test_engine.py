@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -47,7 +48,15 @@ def test_results_come_back_aligned_with_inputs_across_length_sorted_batches(engi
     ]
     labels = [s.label.value for s in engine.score(texts)]
     assert labels == [
-        "positive", "negative", "negative", "neutral", "positive", "negative", "neutral", "neutral", "negative"
+        "positive",
+        "negative",
+        "negative",
+        "neutral",
+        "positive",
+        "negative",
+        "neutral",
+        "neutral",
+        "negative",
     ]
 
 
@@ -165,16 +174,116 @@ def test_expanded_attention_mask_gives_the_same_logits_as_the_padding_mask(model
 def test_unpadded_tokens_rebuild_the_tokenizers_own_batch(lexicon_dir, padding_side):
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(str(lexicon_dir))
-    tok.padding_side = padding_side
+    tok = AutoTokenizer.from_pretrained(str(lexicon_dir), padding_side=padding_side)
     texts = ["the delivery is great", "ужас", "a very long text " * 50, "la entrega"]
     chunk = tokenize_unpadded(tok, texts, 16)
-    want = AutoTokenizer.from_pretrained(str(lexicon_dir))(texts, padding=True, truncation=True, max_length=16)
+    want = tok(texts, padding=True, truncation=True, max_length=16)
     assert chunk.lengths.tolist() == [sum(m) for m in want["attention_mask"]]
     offsets = np.concatenate([[0], np.cumsum(chunk.lengths[:-1])])
-    batch = pad_batch(chunk.ids, offsets, chunk.lengths, tok.pad_token_id, pin=False)
+    batch = pad_batch(
+        chunk.ids,
+        offsets,
+        chunk.lengths,
+        tok.pad_token_id,
+        pin=False,
+        left=padding_side == "left",
+        flat_types=chunk.types,
+    )
     assert batch.ids.tolist() == want["input_ids"]
     assert batch.mask().tolist() == want["attention_mask"]
+    assert (None if batch.types is None else batch.types.tolist()) == want.get("token_type_ids")
+
+
+def _left_padding_copy(model_dir, tmp_path):
+    import shutil
+
+    out = tmp_path / "left"
+    shutil.copytree(model_dir, out)
+    cfg_path = out / "tokenizer_config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["padding_side"] = "left"
+    cfg_path.write_text(json.dumps(cfg))
+    return out
+
+
+def test_left_padding_tokenizers_get_left_padded_batches(lexicon_dir, tmp_path):
+    # Models that classify from the last position ship tokenizers that pad on the
+    # left; the engine must give what the model gives on the tokenizer's own batch.
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    left_dir = _left_padding_copy(lexicon_dir, tmp_path)
+    texts = ["the delivery is great", "terrible", "a very long text that is very long", "la entrega"]
+    eng = SentimentEngine(str(left_dir), EngineOptions(batch_size=16, precision="fp32", text_prefix=""))
+    tok = AutoTokenizer.from_pretrained(str(left_dir))
+    assert tok.padding_side == "left"
+    model = AutoModelForSequenceClassification.from_pretrained(str(left_dir)).eval()
+    with torch.inference_mode():
+        want = torch.softmax(model(**tok(texts, padding=True, return_tensors="pt")).logits, dim=-1)
+    got = eng.predict_proba(texts) @ np.linalg.inv(eng._mapping.numpy())  # back to the model's label order
+    np.testing.assert_allclose(got, want.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_texts_without_any_token_are_neutral_and_do_not_stop_the_batch(lexicon_dir, tmp_path):
+    import shutil
+
+    bare = tmp_path / "no-special-tokens"
+    shutil.copytree(lexicon_dir, bare)
+    tok_path = bare / "tokenizer.json"
+    spec = json.loads(tok_path.read_text())
+    spec["post_processor"] = None  # no [CLS]/[SEP] ...
+    spec["normalizer"] = {"type": "Replace", "pattern": {"String": "~"}, "content": ""}  # ... and "~" vanishes
+    tok_path.write_text(json.dumps(spec))
+    eng = SentimentEngine(str(bare), EngineOptions(batch_size=2, precision="fp32", text_prefix=""))
+    assert eng.tokenizer("~~~")["input_ids"] == []
+    probs = eng.predict_proba(["~~~", "terrible", "~~~", "great"])
+    np.testing.assert_array_equal(probs[[0, 2]], [[0, 1, 0], [0, 1, 0]])
+    assert [lab.value for lab in eng.labels(probs[[1, 3]])] == ["negative", "positive"]
+    assert eng.predict_proba(["~~~"]).tolist() == [[0.0, 1.0, 0.0]]
+
+
+def test_gpu_path_keeps_rows_aligned(lexicon_dir, monkeypatch):
+    # The CUDA path (no per-batch sync, one copy at the end, event timing) checked on
+    # CPU with stand-in events, so CI covers its bookkeeping without a GPU.
+    import torch
+
+    class FakeEvent:
+        def __init__(self, enable_timing=False):
+            self.t = 0.0
+
+        def record(self):
+            self.t = time.perf_counter()
+
+        def elapsed_time(self, other):
+            return (other.t - self.t) * 1000.0
+
+    monkeypatch.setattr(torch.cuda, "Event", FakeEvent)
+    seen = []
+    eng = SentimentEngine(
+        str(lexicon_dir), EngineOptions(batch_size=3, precision="fp32"), observer=lambda n, w, s: seen.append((n, s))
+    )
+    texts = ["the delivery is great", "", "terrible", "a very long text " * 9, "ужас", "   ", "gracias"] * 5
+    out = np.zeros((len(texts), 3), dtype=np.float32)
+    todo = [i for i, t in enumerate(texts) if t.strip()]
+    todo.sort(key=lambda i: len(texts[i]), reverse=True)
+    chunks = [todo[s : s + 3] for s in range(0, len(todo), 3)]
+    eng._run_cuda(eng._batches(chunks, eng._tokenize([[texts[i] for i in c] for c in chunks])), out)
+    assert sum(n for n, _ in seen) == len(todo) and all(s >= 0 for _, s in seen)
+    want = eng.predict_proba(texts)
+    np.testing.assert_allclose(out[todo], want[todo], rtol=1e-5, atol=1e-6)
+
+
+def test_tokenizer_process_start_up_failure_is_reported_at_once(lexicon_dir, monkeypatch):
+    from services.sentiment import engine as engine_module
+
+    class BrokenTokenizer:
+        def save_pretrained(self, path):
+            pass  # an empty directory: every tokenizer process fails to load it
+
+    started = time.monotonic()
+    with pytest.raises(ModelLoadError, match="tokenizer processes could not start"):
+        engine_module._TokenizerPool(BrokenTokenizer(), 2, 128)
+    assert time.monotonic() - started < engine_module._TokenizerPool.READY_TIMEOUT_S / 2
 
 
 def test_batches_are_cut_by_token_count_and_results_stay_aligned(lexicon_dir):
@@ -193,3 +302,20 @@ def test_batches_are_cut_by_token_count_and_results_stay_aligned(lexicon_dir):
     assert sum(n for n, _ in seen[: len(texts) // 2]) == len(texts)
     longest = [longest for _, longest in seen[: len(texts) // 2]]
     assert longest == sorted(longest, reverse=True)
+
+
+@pytest.mark.parametrize("left", [False, True])
+def test_pad_batch_places_ids_and_token_types_on_the_padding_side(left):
+    flat = np.array([10, 11, 12, 20, 30, 31], dtype=np.int32)
+    types = np.array([0, 1, 1, 0, 2, 2], dtype=np.int32)
+    lengths = np.array([3, 1, 2], dtype=np.int32)
+    batch = pad_batch(flat, np.array([0, 3, 4]), lengths, 9, pin=False, left=left, flat_types=types)
+    if left:
+        assert batch.ids.tolist() == [[10, 11, 12], [9, 9, 20], [9, 30, 31]]
+        assert batch.types.tolist() == [[0, 1, 1], [0, 0, 0], [0, 2, 2]]
+        assert batch.mask().tolist() == [[1, 1, 1], [0, 0, 1], [0, 1, 1]]
+    else:
+        assert batch.ids.tolist() == [[10, 11, 12], [20, 9, 9], [30, 31, 9]]
+        assert batch.types.tolist() == [[0, 1, 1], [0, 0, 0], [2, 2, 0]]
+        assert batch.mask().tolist() == [[1, 1, 1], [1, 0, 0], [1, 1, 0]]
+    assert batch.padded and batch.model_inputs()["token_type_ids"] is batch.types
