@@ -224,7 +224,9 @@ class SentimentEngine:
         *,
         languages: LanguageDetector | None = None,
         observer: BatchObserver | None = None,
+        loaded: tuple[Any, Any] | None = None,
     ) -> None:
+        """``model``: hub id or directory (or, with ``loaded=(model, tokenizer)``, just a name)."""
         quiet_third_party_logs()
         # Imported here: transformers takes seconds to import, and the CLI's
         # other subcommands should not pay for it.
@@ -242,13 +244,19 @@ class SentimentEngine:
         self.negative_threshold = opts.negative_threshold
         self._languages = languages or LanguageDetector()
         self._observer = observer
-        source = _model_source(model)
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision, torch.float32)
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(source)
-            self.model = _load_model(AutoModelForSequenceClassification, source, dtype)
-        except Exception as exc:  # noqa: BLE001 - any loader failure (corrupt weights too) means: fix the model
-            raise ModelLoadError(f"cannot load sentiment model {model!r}: {type(exc).__name__}: {exc}") from None
+        if loaded is not None:
+            # An already-built model (training scores its result in memory): cast and
+            # moved like a loaded one, so it is scored exactly as the worker would.
+            self.model, self.tokenizer = loaded
+            self.model.to(dtype)
+        else:
+            source = _model_source(model)
+            try:
+                self.tokenizer = AutoTokenizer.from_pretrained(source)
+                self.model = _load_model(AutoModelForSequenceClassification, source, dtype)
+            except Exception as exc:  # noqa: BLE001 - any loader failure (corrupt weights too) means: fix the model
+                raise ModelLoadError(f"cannot load sentiment model {model!r}: {type(exc).__name__}: {exc}") from None
         self.model.eval().to(self.device)
         if self.precision == "int8":
             _quantize_int8(self.model)

@@ -30,9 +30,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -45,9 +45,6 @@ from .data import (
     load_rusentitweet,
     load_split,
 )
-
-if TYPE_CHECKING:  # torch/transformers only load when a model is actually scored
-    import torch
 
 __all__ = [
     "DEFAULT_LANGUAGES",
@@ -62,7 +59,6 @@ __all__ = [
     "main",
     "metrics_from_confusion",
     "metrics_from_probs",
-    "predict_probs",
     "summarize",
 ]
 
@@ -170,66 +166,6 @@ def load_eval_sets(data_dir: Path, languages: Iterable[str]) -> dict[str, Labell
         else:
             raise ValueError(f"unknown language {lang!r}; known: {', '.join(DEFAULT_LANGUAGES)}")
     return sets
-
-
-def predict_probs(
-    forward: Callable[[list[str]], torch.Tensor],
-    texts: Sequence[str],
-    *,
-    batch_size: int = 64,
-) -> np.ndarray:
-    """``(n, 3)`` probabilities, computed in length-sorted batches and returned in input order.
-
-    ``forward`` takes a batch of raw texts and returns ``(b, 3)``
-    negative/neutral/positive probabilities; sorting by length first keeps
-    padding (wasted compute) small, as in the worker's engine.
-    """
-    out = np.zeros((len(texts), 3), dtype=np.float64)
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
-    for start in range(0, len(order), batch_size):
-        chunk = order[start : start + batch_size]
-        probs = forward([texts[i] for i in chunk])
-        out[chunk] = probs.detach().double().cpu().numpy()
-    return out
-
-
-def hf_forward(model: Any, tokenizer: Any, *, max_tokens: int = 128) -> Callable[[list[str]], torch.Tensor]:
-    """A batch scorer for a loaded HF model, mapped onto negative/neutral/positive.
-
-    Mirrors the worker's engine: the config's ``repwatch_text_prefix`` is
-    prepended, inputs are truncated to ``max_tokens`` and the softmax is
-    mapped by :func:`services.sentiment.labels.mapping_matrix`.
-    """
-    import torch
-
-    from services.sentiment.labels import mapping_matrix
-
-    mapping = mapping_matrix(model.config.id2label).to(model.device)
-    prefix = getattr(model.config, "repwatch_text_prefix", "") or ""
-
-    @torch.inference_mode()
-    def forward(texts: list[str]) -> torch.Tensor:
-        enc = tokenizer(
-            [prefix + t for t in texts],
-            padding=True,
-            truncation=True,
-            max_length=max_tokens,
-            return_tensors="pt",
-        ).to(model.device)
-        logits = model(**enc).logits.float()
-        return torch.softmax(logits, dim=-1) @ mapping
-
-    return forward
-
-
-def score_sets(
-    forward: Callable[[list[str]], torch.Tensor],
-    sets: dict[str, LabelledTexts],
-    *,
-    batch_size: int = 64,
-) -> dict[str, np.ndarray]:
-    """Probabilities for every evaluation set (computed once, reused for every threshold)."""
-    return {lang: predict_probs(forward, s.texts, batch_size=batch_size) for lang, s in sets.items()}
 
 
 def metrics_for(

@@ -65,9 +65,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from services.sentiment.engine import EngineOptions, SentimentEngine
+
 from . import classifier as arch
 from .data import LABEL_NAMES, RUSSIAN, UMSAB_LANGUAGES, LabelledTexts, default_data_dir, load_umsab
-from .evaluate import DEFAULT_SWEEP, hf_forward, load_eval_sets, metrics_for, metrics_from_probs, score_sets, summarize
+from .evaluate import DEFAULT_SWEEP, load_eval_sets, metrics_for, metrics_from_probs, summarize
 from .lora import LoRALinear, inject_lora
 
 __all__ = ["TrainConfig", "main", "train"]
@@ -543,12 +545,14 @@ def train(
     log.info("adapter written to %s (best step %d, val macro-F1 %.4f)", out_dir, best["step"], best["score"])
 
     if full_eval:
-        # Score the adapter *as stored* (fp16 LoRA) through the ordinary HF forward:
+        # Score the adapter *as stored* (fp16 LoRA) through the worker's engine:
         # these are the figures of the model that assembly will produce.
         t_eval = time.monotonic()
         model = arch.training_model_from_adapter(encoder_dir, out_dir)
         sets = load_eval_sets(data_dir, (*UMSAB_LANGUAGES, RUSSIAN))
-        probs = score_sets(hf_forward(model, tokenizer, max_tokens=128), sets)
+        opts = EngineOptions(device="cpu", batch_size=64, max_tokens=128, precision="fp32", tokenizer_processes=0)
+        with SentimentEngine("adapter as stored", opts, loaded=(model, tokenizer)) as engine:
+            probs = {lang: engine.predict_proba(s.texts).astype(np.float64) for lang, s in sets.items()}
         manifest["validation"] = {
             "note": "UMSAB val splits (selection set) and RuSentiTweet positive/neutral/negative (validation only); "
             "max_tokens 128, argmax unless a threshold is given",

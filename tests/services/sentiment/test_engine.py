@@ -319,3 +319,17 @@ def test_pad_batch_places_ids_and_token_types_on_the_padding_side(left):
         assert batch.types.tolist() == [[0, 1, 1], [0, 0, 0], [2, 2, 0]]
         assert batch.mask().tolist() == [[1, 1, 1], [1, 0, 0], [1, 1, 0]]
     assert batch.padded and batch.model_inputs()["token_type_ids"] is batch.types
+
+
+def test_an_already_loaded_model_scores_like_its_directory(lexicon_dir, engine):
+    # Training scores its in-memory result through the engine (loaded=...), so its
+    # validation figures come from the same batching and label mapping as the worker's.
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    loaded = (
+        AutoModelForSequenceClassification.from_pretrained(str(lexicon_dir)),
+        AutoTokenizer.from_pretrained(str(lexicon_dir)),
+    )
+    in_memory = SentimentEngine("in memory", EngineOptions(batch_size=4, precision="fp32"), loaded=loaded)
+    texts = ["the delivery is great", "terrible service", "", "ужас", "a very long text " * 20]
+    np.testing.assert_allclose(in_memory.predict_proba(texts), engine.predict_proba(texts), rtol=1e-6, atol=1e-7)
