@@ -66,6 +66,8 @@ class TokenizedChunk:
     ids: np.ndarray
     lengths: np.ndarray
     types: np.ndarray | None = None
+    #: languages of the (unprefixed) texts, when the tokenizer processes detect them
+    langs: list[str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -243,6 +245,9 @@ class SentimentEngine:
         self.max_tokens = opts.max_tokens
         self.negative_threshold = opts.negative_threshold
         self._languages = languages or LanguageDetector()
+        # The default detector also runs in the tokenizer processes (GPU): at ~60 µs a
+        # text it would otherwise cap one worker near 17k texts/s on the host.
+        detect_in_pool = languages is None
         self._observer = observer
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision, torch.float32)
         if loaded is not None:
@@ -288,7 +293,11 @@ class SentimentEngine:
         procs = opts.tokenizer_processes
         if procs is None:
             procs = min(8, max(1, (os.cpu_count() or 2) - 1)) if self.device.type == "cuda" else 0
-        self._pool = _TokenizerPool(self.tokenizer, procs, self.max_tokens) if procs > 0 else None
+        self._pool = (
+            _TokenizerPool(self.tokenizer, procs, self.max_tokens, detect_languages=detect_in_pool)
+            if procs > 0
+            else None
+        )
 
     def close(self) -> None:
         if self._pool is not None:
@@ -308,6 +317,10 @@ class SentimentEngine:
 
         Empty or whitespace-only texts get (0, 1, 0) without a model call.
         """
+        return self._infer(texts, None)
+
+    def _infer(self, texts: Sequence[str], langs: list[str | None] | None) -> np.ndarray:
+        """Probabilities; fills ``langs`` (one slot per text) where the tokenizer processes detect them."""
         out = np.zeros((len(texts), 3), dtype=np.float32)
         todo = [i for i, t in enumerate(texts) if t and not t.isspace()]
         blank = np.setdiff1d(np.arange(len(texts)), np.asarray(todo, dtype=np.int64), assume_unique=True)
@@ -317,8 +330,7 @@ class SentimentEngine:
         todo.sort(key=lambda i: len(texts[i]), reverse=True)
         step = self.batch_size
         chunks = [todo[s : s + step] for s in range(0, len(todo), step)]
-        prefixed = [[self.text_prefix + texts[i] for i in chunk] for chunk in chunks]
-        batches = self._batches(chunks, self._tokenize(prefixed))
+        batches = self._batches(chunks, self._tokenize([[texts[i] for i in c] for c in chunks]), langs)
         if self.device.type == "cuda":
             self._run_cuda(batches, out)
         else:
@@ -333,13 +345,13 @@ class SentimentEngine:
 
     def _tokenize(self, chunks: list[list[str]]) -> Iterator[TokenizedChunk]:
         if self._pool is not None:
-            yield from self._pool.tokenize(chunks)
+            yield from self._pool.tokenize(chunks, self.text_prefix)
             return
         for chunk in chunks:
-            yield tokenize_unpadded(self.tokenizer, chunk, self.max_tokens)
+            yield tokenize_unpadded(self.tokenizer, [self.text_prefix + t for t in chunk], self.max_tokens)
 
     def _batches(
-        self, chunks: list[list[int]], tokenized: Iterator[TokenizedChunk]
+        self, chunks: list[list[int]], tokenized: Iterator[TokenizedChunk], langs: list[str | None] | None = None
     ) -> Iterator[tuple[np.ndarray, Tokens | None]]:
         """(input rows, padded batch), longest first, re-cut by token count within windows.
 
@@ -351,6 +363,9 @@ class SentimentEngine:
         """
         window: list[tuple[list[int], TokenizedChunk]] = []
         for chunk, tok in zip(chunks, tokenized, strict=True):
+            if langs is not None and tok.langs is not None:
+                for row, lang in zip(chunk, tok.langs, strict=True):
+                    langs[row] = lang
             window.append((chunk, tok))
             if len(window) == WINDOW_CHUNKS:
                 yield from self._cut(window)
@@ -424,7 +439,10 @@ class SentimentEngine:
 
     def score(self, texts: Sequence[str]) -> list[Sentiment]:
         """Sentiment (label, probabilities, language) for each text, aligned with the input."""
-        probs = self.predict_proba(texts)
+        langs: list[str | None] = [None] * len(texts)
+        probs = self._infer(texts, langs)
+        if not (self._pool is not None and self._pool.detects_languages):
+            langs = [self._languages.detect(t) if t and not t.isspace() else None for t in texts]
         labels = self.labels(probs)
         return [
             Sentiment(
@@ -433,9 +451,9 @@ class SentimentEngine:
                 neutral=_clamp(p[1]),
                 positive=_clamp(p[2]),
                 model=self.model_id,
-                lang=self._languages.detect(text) if text and not text.isspace() else None,
+                lang=lang,
             )
-            for text, p, label in zip(texts, probs.tolist(), labels, strict=True)
+            for p, label, lang in zip(probs.tolist(), labels, langs, strict=True)
         ]
 
 
@@ -508,11 +526,14 @@ def configure_cpu_threads(threads: int | None) -> None:
 
 _worker_tokenizer = None
 _worker_max_tokens = 128
+_worker_languages: LanguageDetector | None = None
 
 
-def _init_tokenizer_worker(tokenizer_dir: str, max_tokens: int, ready: Any, failure: Any) -> None:
+def _init_tokenizer_worker(
+    tokenizer_dir: str, max_tokens: int, detect_languages: bool, ready: Any, failure: Any
+) -> None:
     # Runs once in each tokenizer process (module state of that process only).
-    global _worker_tokenizer, _worker_max_tokens
+    global _worker_tokenizer, _worker_max_tokens, _worker_languages
     os.environ["TOKENIZERS_PARALLELISM"] = "false"  # one thread per process; parallelism is the pool
     try:
         torch.set_num_threads(1)
@@ -520,6 +541,7 @@ def _init_tokenizer_worker(tokenizer_dir: str, max_tokens: int, ready: Any, fail
 
         _worker_tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
         _worker_max_tokens = max_tokens
+        _worker_languages = LanguageDetector() if detect_languages else None
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails fast with it
         # Raising here would make the pool respawn this process forever; report instead.
         with failure.get_lock():
@@ -529,26 +551,32 @@ def _init_tokenizer_worker(tokenizer_dir: str, max_tokens: int, ready: Any, fail
         ready.value += 1
 
 
-def _tokenize_chunk(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def _tokenize_chunk(task: tuple[list[str], str]) -> TokenizedChunk:
     if _worker_tokenizer is None:
         raise RuntimeError("tokenizer process has no tokenizer (its start-up failed)")
-    chunk = tokenize_unpadded(_worker_tokenizer, texts, _worker_max_tokens)
-    return chunk.ids, chunk.lengths, chunk.types  # compact int32 arrays: little to pickle back
+    texts, prefix = task
+    chunk = tokenize_unpadded(_worker_tokenizer, [prefix + t for t in texts], _worker_max_tokens)
+    if _worker_languages is None:
+        return chunk  # compact int32 arrays: little to pickle back
+    return TokenizedChunk(chunk.ids, chunk.lengths, chunk.types, [_worker_languages.detect(t) for t in texts])
 
 
 class _TokenizerPool:
-    """Processes that tokenise chunk k+1.. while the model runs batch k."""
+    """Processes that tokenise (and detect the language of) chunk k+1.. while the model runs batch k."""
 
     READY_TIMEOUT_S = 120.0
 
-    def __init__(self, tokenizer: Any, processes: int, max_tokens: int) -> None:
+    def __init__(self, tokenizer: Any, processes: int, max_tokens: int, *, detect_languages: bool = False) -> None:
+        self.detects_languages = detect_languages
         self._dir = tempfile.TemporaryDirectory(prefix="repwatch-tokenizer-")
         tokenizer.save_pretrained(self._dir.name)
         # spawn, not fork: the parent holds CUDA state and torch threads that must not be forked.
         ctx = mp.get_context("spawn")
         ready, failure = ctx.Value("i", 0), ctx.Array("c", 512)
         self._pool = ctx.Pool(
-            processes, initializer=_init_tokenizer_worker, initargs=(self._dir.name, max_tokens, ready, failure)
+            processes,
+            initializer=_init_tokenizer_worker,
+            initargs=(self._dir.name, max_tokens, detect_languages, ready, failure),
         )
         # Wait until every process has its tokenizer loaded: a pool still importing
         # transformers would make the first batches (and any benchmark) slow.
@@ -561,10 +589,9 @@ class _TokenizerPool:
                 raise ModelLoadError(f"tokenizer processes could not start: {why}")
             time.sleep(0.02)
 
-    def tokenize(self, chunks: list[list[str]]) -> Iterator[TokenizedChunk]:
+    def tokenize(self, chunks: list[list[str]], prefix: str) -> Iterator[TokenizedChunk]:
         # imap keeps input order and lets the workers run ahead of the consumer.
-        for ids, lengths, types in self._pool.imap(_tokenize_chunk, chunks, chunksize=1):
-            yield TokenizedChunk(ids, lengths, types)
+        yield from self._pool.imap(_tokenize_chunk, [(c, prefix) for c in chunks], chunksize=1)
 
     def close(self) -> None:
         self._pool.terminate()

@@ -82,9 +82,16 @@ def test_negative_threshold_trades_labels_towards_negative(lexicon_dir):
 
 def test_tokenizer_processes_give_the_same_results(lexicon_dir, engine):
     texts = [f"the delivery {w} {i}" for i, w in enumerate((NEG + POS + VOCAB) * 4)]
+    texts += ["", "Доставка опять опоздала, поддержка молчит", "Shërbimi ishte shumë i mirë, faleminderit", "ok"]
     opts = EngineOptions(batch_size=8, tokenizer_processes=2, precision="fp32")
     with SentimentEngine(str(lexicon_dir), opts) as pooled:
         assert np.allclose(pooled.predict_proba(texts), engine.predict_proba(texts), atol=1e-6)
+        # Languages are detected in the tokenizer processes there, in process here.
+        assert pooled._pool is not None and pooled._pool.detects_languages
+        got, want = pooled.score(texts), engine.score(texts)
+        assert [s.lang for s in got] == [s.lang for s in want]
+        assert {"ru", "sq"} <= {s.lang for s in got} and got[texts.index("")].lang is None
+        assert [s.label for s in got] == [s.label for s in want]
 
 
 def test_bf16_stays_close_to_fp32(lexicon_dir, engine):
