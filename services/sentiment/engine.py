@@ -330,7 +330,8 @@ class SentimentEngine:
         todo.sort(key=lambda i: len(texts[i]), reverse=True)
         step = self.batch_size
         chunks = [todo[s : s + step] for s in range(0, len(todo), step)]
-        batches = self._batches(chunks, self._tokenize([[texts[i] for i in c] for c in chunks]), langs)
+        tokenized = self._tokenize([[texts[i] for i in c] for c in chunks], detect_languages=langs is not None)
+        batches = self._batches(chunks, tokenized, langs)
         if self.device.type == "cuda":
             self._run_cuda(batches, out)
         else:
@@ -343,9 +344,9 @@ class SentimentEngine:
                 self._observe(tuple(tokens.ids.shape), time.perf_counter() - started)
         return out
 
-    def _tokenize(self, chunks: list[list[str]]) -> Iterator[TokenizedChunk]:
+    def _tokenize(self, chunks: list[list[str]], *, detect_languages: bool = False) -> Iterator[TokenizedChunk]:
         if self._pool is not None:
-            yield from self._pool.tokenize(chunks, self.text_prefix)
+            yield from self._pool.tokenize(chunks, self.text_prefix, detect_languages=detect_languages)
             return
         for chunk in chunks:
             yield tokenize_unpadded(self.tokenizer, [self.text_prefix + t for t in chunk], self.max_tokens)
@@ -551,12 +552,12 @@ def _init_tokenizer_worker(
         ready.value += 1
 
 
-def _tokenize_chunk(task: tuple[list[str], str]) -> TokenizedChunk:
+def _tokenize_chunk(task: tuple[list[str], str, bool]) -> TokenizedChunk:
     if _worker_tokenizer is None:
         raise RuntimeError("tokenizer process has no tokenizer (its start-up failed)")
-    texts, prefix = task
+    texts, prefix, detect = task
     chunk = tokenize_unpadded(_worker_tokenizer, [prefix + t for t in texts], _worker_max_tokens)
-    if _worker_languages is None:
+    if not detect or _worker_languages is None:
         return chunk  # compact int32 arrays: little to pickle back
     return TokenizedChunk(chunk.ids, chunk.lengths, chunk.types, [_worker_languages.detect(t) for t in texts])
 
@@ -589,9 +590,12 @@ class _TokenizerPool:
                 raise ModelLoadError(f"tokenizer processes could not start: {why}")
             time.sleep(0.02)
 
-    def tokenize(self, chunks: list[list[str]], prefix: str) -> Iterator[TokenizedChunk]:
+    def tokenize(
+        self, chunks: list[list[str]], prefix: str, *, detect_languages: bool = False
+    ) -> Iterator[TokenizedChunk]:
         # imap keeps input order and lets the workers run ahead of the consumer.
-        yield from self._pool.imap(_tokenize_chunk, [(c, prefix) for c in chunks], chunksize=1)
+        detect = detect_languages and self.detects_languages
+        yield from self._pool.imap(_tokenize_chunk, [(c, prefix, detect) for c in chunks], chunksize=1)
 
     def close(self) -> None:
         self._pool.terminate()

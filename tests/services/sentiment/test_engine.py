@@ -92,6 +92,10 @@ def test_tokenizer_processes_give_the_same_results(lexicon_dir, engine):
         assert [s.lang for s in got] == [s.lang for s in want]
         assert {"ru", "sq"} <= {s.lang for s in got} and got[texts.index("")].lang is None
         assert [s.label for s in got] == [s.label for s in want]
+        # predict_proba has no use for languages: the processes skip detection for it.
+        chunks = list(pooled._tokenize([texts[:3]]))
+        assert chunks[0].langs is None
+        assert next(pooled._tokenize([texts[-3:]], detect_languages=True)).langs == ["ru", "sq", None]
 
 
 def test_bf16_stays_close_to_fp32(lexicon_dir, engine):
