@@ -76,9 +76,13 @@ class Tokens:
 
     ids: torch.Tensor  # (batch, longest) int64
     lengths: torch.Tensor  # (batch,) int64, real tokens per text
-    padded: bool  # False when every text has the longest length
     left: bool = False  # padding before the text (tokenizers with padding_side="left")
     types: torch.Tensor | None = None  # (batch, longest) token type ids, when the tokenizer has them
+
+    @property
+    def padded(self) -> bool:
+        """False when every text has the longest length (read on the host: no device sync)."""
+        return bool((self.lengths != self.ids.shape[1]).any())
 
     def mask(self) -> torch.Tensor:
         """The usual 2-D 0/1 attention mask."""
@@ -137,7 +141,7 @@ def pad_batch(
     if pin:  # page-locked host memory: the copy to the GPU does not wait for queued work
         ids, lens = ids.pin_memory(), lens.pin_memory()
         types = types.pin_memory() if types is not None else None
-    return Tokens(ids, lens, padded=bool((lengths != longest).any()), left=left, types=types)
+    return Tokens(ids, lens, left=left, types=types)
 
 
 class ModelLoadError(RuntimeError):
@@ -331,14 +335,11 @@ class SentimentEngine:
         step = self.batch_size
         chunks = [todo[s : s + step] for s in range(0, len(todo), step)]
         tokenized = self._tokenize([[texts[i] for i in c] for c in chunks], detect_languages=langs is not None)
-        batches = self._batches(chunks, tokenized, langs)
+        batches = self._batches(chunks, tokenized, out, langs)
         if self.device.type == "cuda":
             self._run_cuda(batches, out)
         else:
             for rows, tokens in batches:
-                if tokens is None:  # texts without a single token: nothing to score
-                    out[rows] = NEUTRAL
-                    continue
                 started = time.perf_counter()
                 out[rows] = self._forward(tokens).numpy()
                 self._observe(tuple(tokens.ids.shape), time.perf_counter() - started)
@@ -352,15 +353,20 @@ class SentimentEngine:
             yield tokenize_unpadded(self.tokenizer, [self.text_prefix + t for t in chunk], self.max_tokens)
 
     def _batches(
-        self, chunks: list[list[int]], tokenized: Iterator[TokenizedChunk], langs: list[str | None] | None = None
-    ) -> Iterator[tuple[np.ndarray, Tokens | None]]:
+        self,
+        chunks: list[list[int]],
+        tokenized: Iterator[TokenizedChunk],
+        out: np.ndarray,
+        langs: list[str | None] | None = None,
+    ) -> Iterator[tuple[np.ndarray, Tokens]]:
         """(input rows, padded batch), longest first, re-cut by token count within windows.
 
         Characters are a poor proxy for tokens across scripts (the same length in
         Arabic, romanised Hindi and English tokenises very differently), so each
         window of ``WINDOW_CHUNKS`` chunks is sorted by token count before it is cut
         into batches: far less padding, and padding is computed like real tokens.
-        Texts that tokenise to nothing come as (rows, None).
+        Texts that tokenise to nothing get NEUTRAL in ``out`` here; languages, where the
+        tokenizer processes detected them, go into ``langs``.
         """
         window: list[tuple[list[int], TokenizedChunk]] = []
         for chunk, tok in zip(chunks, tokenized, strict=True):
@@ -369,12 +375,14 @@ class SentimentEngine:
                     langs[row] = lang
             window.append((chunk, tok))
             if len(window) == WINDOW_CHUNKS:
-                yield from self._cut(window)
+                yield from self._cut(window, out)
                 window = []
         if window:
-            yield from self._cut(window)
+            yield from self._cut(window, out)
 
-    def _cut(self, window: list[tuple[list[int], TokenizedChunk]]) -> Iterator[tuple[np.ndarray, Tokens | None]]:
+    def _cut(
+        self, window: list[tuple[list[int], TokenizedChunk]], out: np.ndarray
+    ) -> Iterator[tuple[np.ndarray, Tokens]]:
         rows = np.concatenate([np.asarray(c, dtype=np.int64) for c, _ in window])
         flat = np.concatenate([t.ids for _, t in window])
         types = None
@@ -384,25 +392,21 @@ class SentimentEngine:
         offsets = np.concatenate([[0], np.cumsum(lengths[:-1])]).astype(np.int64)
         order = np.argsort(-lengths, kind="stable")
         empty = lengths[order] == 0
-        if empty.any():
-            yield rows[order[empty]], None
-            order = order[~empty]
+        out[rows[order[empty]]] = NEUTRAL  # not a single token: nothing to score
+        order = order[~empty]
         for s in range(0, len(order), self.batch_size):
             sel = order[s : s + self.batch_size]
             yield rows[sel], pad_batch(
                 flat, offsets[sel], lengths[sel], self._pad_id, pin=self._pin, left=self._left_pad, flat_types=types
             )
 
-    def _run_cuda(self, batches: Iterator[tuple[np.ndarray, Tokens | None]], out: np.ndarray) -> None:
+    def _run_cuda(self, batches: Iterator[tuple[np.ndarray, Tokens]], out: np.ndarray) -> None:
         # No host sync per batch: the GPU works through batch k while the host
         # builds and launches batch k+1. Results stay on the device until one copy
         # at the end; each batch's latency comes from CUDA events around it. Only
         # shapes are kept: the pinned host batches can go as soon as they are copied.
         pending: list[tuple[np.ndarray, torch.Tensor, tuple[int, ...], Any, Any]] = []
         for rows, tokens in batches:
-            if tokens is None:
-                out[rows] = NEUTRAL
-                continue
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record()
             probs = self._forward(tokens)

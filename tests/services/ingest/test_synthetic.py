@@ -14,7 +14,7 @@ import gc
 import itertools
 import random
 import re
-import time
+import tracemalloc
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -424,19 +424,16 @@ def test_stream_rejects_bad_arguments() -> None:
 # --------------------------------------------------------------------------- laziness
 
 
-def test_endless_stream_is_lazy_fast_and_bounded() -> None:
+def test_endless_stream_is_lazy_and_bounded() -> None:
     stream = SyntheticMentionStream(seed=21, start=START, incidents=[Incident.parse("deleted-complaint@+3m")])
-    t0 = time.perf_counter()
     it = iter(stream)
     next(it)
-    assert time.perf_counter() - t0 < 0.5
     collections.deque(itertools.islice(it, 2_000), maxlen=0)
     gc.collect()
     before = len(gc.get_objects())
     last = collections.deque(itertools.islice(it, 8_000), maxlen=1)
     gc.collect()
     grown = len(gc.get_objects()) - before
-    assert time.perf_counter() - t0 < 4.0
     assert last[0].occurred_at > START + timedelta(minutes=28)  # ~10,000 events at ~5.6/s
     # keeping the 8,000 events would add >30,000 tracked objects; the pending heap adds a few thousand at most
     assert grown < 8_000
@@ -447,9 +444,13 @@ def test_incidents_are_generated_lazily_too() -> None:
     stream = SyntheticMentionStream(
         seed=2, start=START, rate_per_s=50_000, incidents=[Incident.parse("negativity-spike@+0s")]
     )
-    t0 = time.perf_counter()
-    items = list(itertools.islice(stream.labeled(), 400))
-    assert time.perf_counter() - t0 < 1.0
+    tracemalloc.start()
+    try:
+        items = list(itertools.islice(stream.labeled(), 400))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 2**20  # built up front, millions of events would take gigabytes
     assert {i.source for i in items} == {"background", "negativity-spike"}
     assert all(a.event.occurred_at <= b.event.occurred_at for a, b in itertools.pairwise(items))
 

@@ -278,7 +278,7 @@ def test_gpu_path_keeps_rows_aligned(lexicon_dir, monkeypatch):
     todo = [i for i, t in enumerate(texts) if t.strip()]
     todo.sort(key=lambda i: len(texts[i]), reverse=True)
     chunks = [todo[s : s + 3] for s in range(0, len(todo), 3)]
-    eng._run_cuda(eng._batches(chunks, eng._tokenize([[texts[i] for i in c] for c in chunks])), out)
+    eng._run_cuda(eng._batches(chunks, eng._tokenize([[texts[i] for i in c] for c in chunks]), out), out)
     assert sum(n for n, _ in seen) == len(todo) and all(s >= 0 for _, s in seen)
     want = eng.predict_proba(texts)
     np.testing.assert_allclose(out[todo], want[todo], rtol=1e-5, atol=1e-6)
@@ -291,10 +291,10 @@ def test_tokenizer_process_start_up_failure_is_reported_at_once(lexicon_dir, mon
         def save_pretrained(self, path):
             pass  # an empty directory: every tokenizer process fails to load it
 
-    started = time.monotonic()
-    with pytest.raises(ModelLoadError, match="tokenizer processes could not start"):
+    with pytest.raises(ModelLoadError, match="tokenizer processes could not start") as failed:
         engine_module._TokenizerPool(BrokenTokenizer(), 2, 128)
-    assert time.monotonic() - started < engine_module._TokenizerPool.READY_TIMEOUT_S / 2
+    # The processes' own error, not the parent giving up after its ready timeout.
+    assert "not ready after" not in str(failed.value)
 
 
 def test_batches_are_cut_by_token_count_and_results_stay_aligned(lexicon_dir):

@@ -11,7 +11,6 @@ checks that it loads with the stock classes and classifies the obvious.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -215,9 +214,7 @@ def test_assemble_is_idempotent(tiny: tuple[Path, Path], tmp_path: Path, monkeyp
         raise AssertionError("rebuilt although the marker matched")
 
     monkeypatch.setattr(asm, "_build_into", boom)
-    start = time.monotonic()
-    assert asm.assemble(out, adapter, encoder_dir=encoder) == out
-    assert time.monotonic() - start < 1.0
+    assert asm.assemble(out, adapter, encoder_dir=encoder) == out  # boom() proves nothing was rebuilt
     assert (out / "model.safetensors").stat().st_mtime_ns == before
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".model.")]  # no temp dirs left
 
