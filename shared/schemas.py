@@ -25,7 +25,12 @@ from pydantic import (
     model_validator,
 )
 
-SCHEMA_VERSION = 1
+#: Version written by this code. Readers accept every version in READABLE_VERSIONS:
+#: v2 added ``MentionEvent.actor``, platforms ``ok`` and ``x``, ``AlertKind`` and the
+#: richer alert evidence; a v1 record reads as ``actor`` null. All record types move
+#: together, so one number says what a producer wrote.
+SCHEMA_VERSION = 2
+SchemaVersion = Literal[1, 2]
 
 T = TypeVar("T", bound="BaseModel")
 
@@ -49,6 +54,8 @@ class Platform(StrEnum):
     YOUTUBE = "youtube"
     REVIEWS = "reviews"
     RSS = "rss"
+    OK = "ok"  # Odnoklassniki
+    X = "x"
 
 
 class EventType(StrEnum):
@@ -63,6 +70,30 @@ class EventType(StrEnum):
     DELETED = "deleted"
     HIDDEN = "hidden"
     RESTORED = "restored"
+
+
+class Actor(StrEnum):
+    """Who removed or restored a mention (``deleted``/``hidden``/``restored`` events).
+
+    Null on the event when the source does not say (most pollers only see that an
+    item vanished).
+    """
+
+    AUTHOR = "author"
+    BRAND = "brand"  # the brand's page or its moderators
+    PLATFORM = "platform"  # automatic moderation
+
+
+class AlertKind(StrEnum):
+    """Every kind of alert; detectors and simulated incidents share these names."""
+
+    NEGATIVITY_SPIKE = "negativity_spike"
+    VOLUME_SURGE = "volume_surge"
+    DELETED_COMPLAINT = "deleted_complaint"
+    RETURNING_COMPLAINANT = "returning_complainant"
+    DELETION_BIAS = "deletion_bias"
+    UNANSWERED_COMPLAINT = "unanswered_complaint"
+    SILENT_COMMUNITY = "silent_community"
 
 
 class SentimentLabel(StrEnum):
@@ -121,7 +152,7 @@ def mention_event_id(platform: str, mention_id: str, event_type: str, occurred_a
 class MentionEvent(_Record):
     """One thing that happened to one mention on one platform."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: SchemaVersion = SCHEMA_VERSION
     event_id: str = Field(default="", max_length=64)
     event_type: EventType
     platform: Platform
@@ -139,6 +170,8 @@ class MentionEvent(_Record):
     lang: str | None = Field(default=None, max_length=16)
     url: str | None = Field(default=None, max_length=2000)
     engagement: Engagement = Field(default_factory=Engagement)
+    #: who deleted/hid/restored it; None for created/edited or when the source does not say
+    actor: Actor | None = None
     occurred_at: AwareDatetime
     ingested_at: AwareDatetime
 
@@ -182,32 +215,67 @@ class ScoredMention(_Record):
     which the sentiment worker passes through unchanged and in order.
     """
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: SchemaVersion = SCHEMA_VERSION
     mention: MentionEvent
     sentiment: Sentiment | None = None
     scored_at: AwareDatetime
+
+
+class EvidenceMention(_Record):
+    """One mention behind an alert, with what a person needs to act on it."""
+
+    mention_id: str = Field(max_length=500)
+    platform: Platform
+    channel: str = Field(max_length=500)
+    url: str | None = Field(default=None, max_length=2000)
+    author_id: str | None = Field(default=None, max_length=500)
+    occurred_at: AwareDatetime
+    #: the first few hundred characters of the text
+    text: str = Field(default="", max_length=500)
+    negative: float | None = Field(default=None, ge=0.0, le=1.0)
+    #: what this mention is in the incident: "removed", "returned", "unanswered", "example", ...
+    role: str = Field(default="example", max_length=40)
 
 
 class AlertEvidence(_Record):
     #: a bounded sample of the mention ids behind the alert (not all of them)
     mention_ids: list[str] = Field(default_factory=list, max_length=100)
     counts: dict[str, int] = Field(default_factory=dict)
+    #: a few example mentions with links (v2)
+    mentions: list[EvidenceMention] = Field(default_factory=list, max_length=20)
+    #: what was seen vs what the baseline expected, over the alert's window
+    observed: float | None = None
+    expected: float | None = None
+    #: tail probability of ``observed`` under the baseline (statistical detectors)
+    p_value: float | None = Field(default=None, ge=0.0, le=1.0)
+    #: detector-specific score (risk score, CUSUM statistic, removal ratio, ...)
+    score: float | None = None
+    #: which baseline level the expectation came from: prior, flat, hour_of_day, hour_of_week
+    baseline: str | None = Field(default=None, max_length=40)
+    #: mentions per channel, most first (bounded)
+    top_channels: dict[str, int] = Field(default_factory=dict)
 
 
 def alert_id(kind: str, brand: str, channel: str | None, episode_start: datetime) -> str:
     """Same incident -> same id, so updates and resolutions join their alert."""
-    raw = "\x1f".join((kind, brand, channel or "", _utc_iso(episode_start)))
+    raw = "\x1f".join((str(kind), brand, channel or "", _utc_iso(episode_start)))
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
 
 
 class Alert(_Record):
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: SchemaVersion = SCHEMA_VERSION
     alert_id: str
-    kind: str = Field(min_length=1, max_length=100)
+    kind: AlertKind
     brand: str
     channel: str | None = None
+    platform: Platform | None = None
     severity: Severity
     status: AlertStatus
+    #: 0 for the firing alert, +1 for every later update/resolution of the incident;
+    #: (alert_id, status, sequence) names one notification exactly
+    sequence: int = Field(default=0, ge=0)
+    #: event time the incident started (the first event that made it fire)
+    started_at: AwareDatetime | None = None
     window_start: AwareDatetime
     window_end: AwareDatetime
     evidence: AlertEvidence
@@ -217,7 +285,7 @@ class Alert(_Record):
 class DeadLetter(_Record):
     """A record a worker could not process, kept with everything needed to replay it."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: SchemaVersion = SCHEMA_VERSION
     #: short bounded code: invalid_json, schema_invalid, unknown_platform, ...
     reason: str
     error: str

@@ -4,6 +4,7 @@ import pytest
 
 from shared.schemas import (
     DeadLetter,
+    EventType,
     InvalidRecord,
     MentionEvent,
     ScoredMention,
@@ -75,8 +76,16 @@ def test_unknown_platform_and_future_schema_version():
         decode(MentionEvent, raw.replace(b'"vk"', b'"myspace"'))
     assert err.value.reason == "unknown_platform"
     with pytest.raises(InvalidRecord) as err:
-        decode(MentionEvent, raw.replace(b'"schema_version":1', b'"schema_version":2'))
+        decode(MentionEvent, raw.replace(b'"schema_version":2', b'"schema_version":3'))
     assert err.value.reason == "unsupported_schema_version"
+
+
+def test_v1_records_still_read_with_actor_null():
+    v2 = mention(1, event_type=EventType.DELETED)
+    raw = v2.to_bytes().replace(b'"schema_version":2', b'"schema_version":1').replace(b',"actor":null', b"")
+    old = decode(MentionEvent, raw)
+    assert old.schema_version == 1 and old.actor is None
+    assert old.event_id == v2.event_id
 
 
 def test_unknown_fields_are_refused():

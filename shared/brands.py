@@ -1,0 +1,107 @@
+"""The brands file (``REPWATCH_BRANDS_FILE``): brands, their owned channels, settings.
+
+It is the one place that says which channels a brand owns (its VK club, its
+Telegram chat, ...), its time zone and language, and per-brand overrides of any
+detector setting. Connectors use the same file to map platform page ids to
+brands. Without a file everything runs with defaults; a channel where the brand
+itself posts or replies (``author_is_brand``) counts as owned even when unlisted
+(the alerting engine learns that from the stream).
+
+```yaml
+brands:
+  acme:
+    timezone: Europe/Moscow
+    language: ru
+    owned_channels: {vk: [club123], telegram: [acme_chat]}
+    detectors: {unanswered_complaint: {sla_minutes: 30}}
+```
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from shared.schemas import Platform
+
+
+class BrandsFileError(ValueError):
+    """The brands file is missing, not YAML, or does not validate. The message says where."""
+
+
+class BrandConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: IANA zone; seasonal baselines and quiet hours use the brand's local time
+    timezone: str = "UTC"
+    #: language of messages to the team (en, ru)
+    language: str = Field(default="en", min_length=2, max_length=8)
+    #: platform -> channel ids the brand owns (its page, community, chat)
+    owned_channels: dict[Platform, list[str]] = Field(default_factory=dict)
+    #: detector name -> {setting: value}; validated by the alerting engine against
+    #: each detector's own settings model
+    detectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (use an IANA name such as Europe/Moscow)") from None
+        return v
+
+    def owns(self, platform: Platform | str, channel: str) -> bool:
+        return channel in self.owned_channels.get(Platform(platform), ())
+
+
+class BrandsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    brands: dict[str, BrandConfig] = Field(default_factory=dict)
+    #: settings for brands the file does not list
+    default: BrandConfig = Field(default_factory=BrandConfig)
+
+    def brand(self, name: str) -> BrandConfig:
+        return self.brands.get(name, self.default)
+
+    def owner_of(self, platform: Platform | str, channel: str) -> str | None:
+        """The brand that owns ``channel`` on ``platform`` (connectors map page ids this way)."""
+        for name, cfg in self.brands.items():
+            if cfg.owns(platform, channel):
+                return name
+        return None
+
+
+def parse_brands(text: str, source: str = "<brands file>") -> BrandsFile:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise BrandsFileError(f"{source}: not valid YAML: {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise BrandsFileError(f"{source}: expected a mapping with a 'brands' key, got {type(data).__name__}")
+    try:
+        return BrandsFile.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '<file>'}: {e['msg']}" for e in exc.errors()[:10]
+        )
+        raise BrandsFileError(f"{source}: {problems}") from None
+
+
+def load_brands(path: str | Path | None) -> BrandsFile:
+    """The brands file at ``path``, or defaults when no path is configured."""
+    if not path:
+        return BrandsFile()
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BrandsFileError(f"cannot read brands file {p}: {exc.strerror or exc}") from None
+    return parse_brands(text, str(p))
