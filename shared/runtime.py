@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from kafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
 
 from shared.config import WorkerSettings
@@ -31,7 +32,8 @@ log = logging.getLogger(__name__)
 
 #: exit code when Kafka cannot be reached or topics cannot be created
 EXIT_KAFKA_UNAVAILABLE = 2
-#: exit code when Kafka stopped acknowledging records mid-run
+#: exit code when Kafka failed mid-run: records not acknowledged, or an error no
+#: retry can fix; the uncommitted batch is reprocessed after a restart
 EXIT_DELIVERY_FAILED = 3
 
 
@@ -107,6 +109,9 @@ def run_consuming_worker(
         consumer = BatchConsumer(
             settings, ctx.transport_metrics, [source_topic], group_id=group_id, client_id=f"repwatch-{ctx.name}"
         )
+    except KafkaError as exc:  # not retriable at start-up: same exit as unreachable, with the cause
+        ctx.metrics_server.stop()
+        return kafka_unavailable(ctx.name, KafkaUnavailable(repr(exc)), settings)
     except KafkaUnavailable as exc:
         ctx.metrics_server.stop()
         return kafka_unavailable(ctx.name, exc, settings)
@@ -126,6 +131,10 @@ def run_consuming_worker(
     except DeliveryFailed as exc:
         # Offsets of the failed batch were not committed: a restart reprocesses it.
         return fail(f"{ctx.name}: {exc}", EXIT_DELIVERY_FAILED)
+    except KafkaError as exc:
+        # Retriable errors (broker away, leader moved, rebalances) are retried in the
+        # loop; what reaches here is one no retry fixes. Exit with the code, no traceback.
+        return fail(f"{ctx.name}: Kafka error that cannot be retried: {exc!r}", EXIT_DELIVERY_FAILED)
     finally:
         ctx.metrics_server.stop()
     return 0

@@ -24,7 +24,14 @@ from typing import Any
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+from kafka.errors import (
+    CommitFailedError,
+    IllegalGenerationError,
+    KafkaError,
+    RebalanceInProgressError,
+    TopicAlreadyExistsError,
+    UnknownMemberIdError,
+)
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from shared.config import WorkerSettings
@@ -85,6 +92,17 @@ def dead_letter(record: ConsumerRecord, reason: str, error: str, worker: str) ->
     )
 
 
+#: kafka-python's reconnect back-off grows to 30 s by default: one early failure
+#: then eats the whole start-up budget although the broker is back. Capped, a
+#: worker notices a returning broker within a second.
+RECONNECT_BACKOFF_MAX_MS = 1000
+
+#: Errors at commit that mean "the group is rebalancing or rebalanced under us".
+#: kafka-python marks RebalanceInProgressError non-retriable, but it only means
+#: "rejoin, then retry": a worker must never die of it (KEDA scales all day).
+REBALANCE_ERRORS = (CommitFailedError, RebalanceInProgressError, IllegalGenerationError, UnknownMemberIdError)
+
+
 def _remaining_ms(deadline: float) -> int:
     """What is left of the start-up budget, for kafka-python's bootstrap_timeout_ms."""
     return max(500, int((deadline - time.monotonic()) * 1000))
@@ -119,6 +137,7 @@ def ensure_topics(settings: WorkerSettings, names: Sequence[str] | None = None) 
             client_id="repwatch-admin",
             request_timeout_ms=10_000,
             bootstrap_timeout_ms=_remaining_ms(deadline),
+            reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
         )
 
     admin = _retry_until(deadline, "connect", bootstrap, connect)
@@ -167,6 +186,7 @@ class Producer:
                 bootstrap_servers=settings.bootstrap_servers,
                 client_id=client_id,
                 bootstrap_timeout_ms=_remaining_ms(deadline),
+                reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
                 acks="all",  # a record counts as written once every in-sync replica has it
                 enable_idempotence=True,  # retries never duplicate or reorder
                 compression_type="lz4",
@@ -218,6 +238,7 @@ class BatchConsumer:
                 bootstrap_servers=settings.bootstrap_servers,
                 client_id=client_id,
                 bootstrap_timeout_ms=_remaining_ms(deadline),
+                reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
                 group_id=group_id,
                 enable_auto_commit=False,  # we commit after outputs are acknowledged
                 auto_offset_reset="earliest",  # a new group reads what is already there
@@ -232,6 +253,11 @@ class BatchConsumer:
         )
         self._consumer.subscribe(list(topics), listener=_LogRebalance(client_id))
         self._last_lag_update = 0.0
+        self._session_timeout_s = settings.session_timeout_ms / 1000
+        self._stash: list[ConsumerRecord] = []
+        #: monotonic time since Kafka has been unreachable from poll(), None while it is fine
+        self.unavailable_since: float | None = None
+        self._last_unavailable_log = 0.0
         self._max_records = settings.max_poll_records
         self._max_wait_s = settings.batch_max_wait_ms / 1000
 
@@ -254,7 +280,33 @@ class BatchConsumer:
         return records
 
     def _poll_once(self, timeout_ms: int, max_records: int | None = None) -> list[ConsumerRecord]:
-        batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
+        if self._stash:
+            return self._take_stash(max_records)
+        try:
+            batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
+        except KafkaError as exc:
+            if not exc.retriable:
+                raise
+            # The broker is away (restart, outage) or a partition leader moved: the
+            # client reconnects by itself; the loop just keeps polling, spaced out.
+            self._note_unavailable(exc)
+            time.sleep(min(1.0, timeout_ms / 1000))
+            return []
+        if self.unavailable_since is not None:
+            log.info("Kafka reachable again after %.1fs", time.monotonic() - self.unavailable_since)
+            self.unavailable_since = None
+        return self._flatten(batches)
+
+    def _note_unavailable(self, exc: KafkaError) -> None:
+        now = time.monotonic()
+        if self.unavailable_since is None:
+            self.unavailable_since = now
+            self._last_unavailable_log = 0.0
+        if now - self._last_unavailable_log >= 10:
+            self._last_unavailable_log = now
+            log.warning("Kafka unavailable for %.0fs, retrying: %r", now - self.unavailable_since, exc)
+
+    def _flatten(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> list[ConsumerRecord]:
         records: list[ConsumerRecord] = []
         for tp in sorted(batches, key=lambda t: (t.topic, t.partition)):
             recs = batches[tp]
@@ -262,7 +314,25 @@ class BatchConsumer:
             self._metrics.count_consumed(tp.topic, len(recs))
         return records
 
+    def _take_stash(self, max_records: int | None) -> list[ConsumerRecord]:
+        # Records fetched while rejoining the group inside commit(); only those of
+        # partitions still ours are handed out.
+        owned = self.assignment()
+        n = max_records or len(self._stash)
+        out = [r for r in self._stash[:n] if TopicPartition(r.topic, r.partition) in owned]
+        del self._stash[:n]
+        return out
+
     def commit(self, records: Sequence[ConsumerRecord]) -> None:
+        """Commit the offsets after ``records``, through rebalances.
+
+        A rebalance during the commit is normal operations (scaling, a rolling
+        update). Then the consumer rejoins the group (a poll; records it fetches
+        meanwhile are kept for the next poll) and commits again for the
+        partitions it still owns; only partitions that moved to another member
+        are left uncommitted, and their new owner resumes from the last commit
+        (duplicates, never loss, since the outputs are already acknowledged).
+        """
         offsets: dict[TopicPartition, OffsetAndMetadata] = {}
         for r in records:
             tp = TopicPartition(r.topic, r.partition)
@@ -270,21 +340,68 @@ class BatchConsumer:
                 offsets[tp] = OffsetAndMetadata(r.offset + 1, "", -1)
         if not offsets:
             return
-        for attempt in range(5):
+        deadline = time.monotonic() + max(30.0, 3 * self._session_timeout_s)
+        delay = 0.1
+        rejoined = False
+        while True:
+            if rejoined:
+                owned = self.assignment()
+                lost = [tp for tp in offsets if tp not in owned]
+                if lost:
+                    log.warning(
+                        "partitions %s moved to another member during the commit; it resumes from their last commit",
+                        " ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(lost)),
+                    )
+                offsets = {tp: o for tp, o in offsets.items() if tp in owned}
+                if not offsets:
+                    return
             try:
                 self._consumer.commit(offsets)
-                return
-            except CommitFailedError as exc:
-                # The group rebalanced while we processed: these partitions belong to
-                # another member now, which resumes from the last commit. Our outputs
-                # are already written, so the cost is duplicates, not loss.
-                log.warning("offset commit rejected after a rebalance (%s); the new owner reprocesses", exc)
-                return
+            except REBALANCE_ERRORS as exc:
+                if time.monotonic() > deadline:
+                    log.warning("offset commit still refused after rejoining (%r); the owner reprocesses", exc)
+                    return
+                log.info("offset commit met a rebalance (%s); rejoining the group, then committing again", exc)
+                self._rejoin()
+                rejoined = True
+                continue
             except KafkaError as exc:
-                if not exc.retriable or attempt == 4:
+                if not exc.retriable or time.monotonic() > deadline:
                     raise
                 log.info("offset commit failed (%r), retrying", exc)
-                time.sleep(0.2 * 2**attempt)
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            if rejoined:
+                self._skip_committed(offsets)
+            return
+
+    def _rejoin(self) -> None:
+        """One poll completes (or advances) the group's rebalance; keep what it fetched."""
+        try:
+            batches = self._consumer.poll(timeout_ms=200)
+        except KafkaError as exc:
+            if not exc.retriable:
+                raise
+            self._note_unavailable(exc)
+            time.sleep(0.2)
+            return
+        self._stash.extend(self._flatten(batches))
+
+    def _skip_committed(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        """After a rejoin the fetch position of a partition we kept was reset to the
+        group's older commit: move it past what we just processed and committed."""
+        self._stash = [
+            r
+            for r in self._stash
+            if (tp := TopicPartition(r.topic, r.partition)) not in offsets or r.offset >= offsets[tp].offset
+        ]
+        for tp, om in offsets.items():
+            try:
+                if self._consumer.position(tp, timeout_ms=1000) < om.offset:
+                    self._consumer.seek(tp, om.offset)
+            except KafkaError as exc:  # position unknown yet: the committed offset is used anyway
+                log.debug("position of %s after rejoin: %r", tp, exc)
 
     def assignment(self) -> set[TopicPartition]:
         return set(self._consumer.assignment())
@@ -361,6 +478,7 @@ class StreamWorker:
         self._health = health
         self._deadletter_topic = deadletter_topic
         self._poll_timeout_ms = poll_timeout_ms
+        self._reported_down = False
 
     def run(self, stop: threading.Event) -> None:
         self._health.set_ready(True, "consuming")
@@ -380,6 +498,7 @@ class StreamWorker:
         """One poll batch end to end. Returns the number of records consumed."""
         self._health.tick()
         records = self._consumer.poll(self._poll_timeout_ms)
+        self._report_readiness()
         self._consumer.update_lag()
         if not records:
             return 0
@@ -394,6 +513,14 @@ class StreamWorker:
         self._consumer.commit(records)
         self._metrics.batch_seconds.labels(self.name).observe(time.perf_counter() - started)
         return len(records)
+
+    def _report_readiness(self) -> None:
+        # /readyz tells an orchestrator (and an operator) that the broker is away;
+        # /healthz stays green because the loop itself is alive and retrying.
+        down = self._consumer.unavailable_since is not None
+        if down != self._reported_down:
+            self._reported_down = down
+            self._health.set_ready(not down, "Kafka unavailable, retrying" if down else "consuming")
 
     def _process_safely(self, records: list[ConsumerRecord]) -> BatchResult:
         try:
