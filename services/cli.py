@@ -133,9 +133,15 @@ def _score(args: argparse.Namespace) -> int:
         print(f"repwatch score: {exc}", file=sys.stderr)
         return 4
     with engine:
+        # bytes, not text: a line that is not UTF-8 gets an error record of its own
         if args.input == "-":
-            return score_cli.run(engine, sys.stdin, text_field=args.text_field)
-        with open(args.input, encoding="utf-8") as source:
+            return score_cli.run(engine, sys.stdin.buffer, text_field=args.text_field)
+        try:
+            source = open(args.input, "rb")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            print(f"repwatch score: cannot read {args.input}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        with source:
             return score_cli.run(engine, source, text_field=args.text_field)
 
 

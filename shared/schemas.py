@@ -16,12 +16,14 @@ from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Any, Literal, Self, TypeVar
 
+import pydantic_core
 from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     model_validator,
 )
 
@@ -174,6 +176,17 @@ class MentionEvent(_Record):
     actor: Actor | None = None
     occurred_at: AwareDatetime
     ingested_at: AwareDatetime
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_ingest_time(cls, data: Any, info: ValidationInfo) -> Any:
+        # Exports and pushes often leave ingested_at out; the reader passes "now" as
+        # validation context so that files and topics go through the same decoder.
+        if isinstance(data, dict) and not data.get("ingested_at") and info.context:
+            now = info.context.get("ingested_at")
+            if now is not None:
+                data = {**data, "ingested_at": now}
+        return data
 
     @model_validator(mode="after")
     def _fill_event_id(self) -> Self:
@@ -358,8 +371,7 @@ def _short(err: ValidationError, limit: int = 3) -> str:
     return "; ".join(parts)
 
 
-def decode(model: type[T], raw: bytes | None, *, max_bytes: int = MAX_RECORD_BYTES) -> T:
-    """Parse and validate one record, or raise :class:`InvalidRecord`."""
+def _check_bytes(raw: bytes | None, max_bytes: int) -> bytes:
     if raw is None:
         raise InvalidRecord("empty", "record has no value (tombstone)")
     if len(raw) > max_bytes:
@@ -368,15 +380,46 @@ def decode(model: type[T], raw: bytes | None, *, max_bytes: int = MAX_RECORD_BYT
         raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidRecord("invalid_encoding", f"not UTF-8: {exc}") from None
+    return raw
+
+
+def decode(
+    model: type[T],
+    raw: bytes | None,
+    *,
+    max_bytes: int = MAX_RECORD_BYTES,
+    context: dict[str, Any] | None = None,
+) -> T:
+    """Parse and validate one record, or raise :class:`InvalidRecord`.
+
+    The one decoder for bytes from a topic, a file line or a webhook body, so the
+    same bytes always get the same reason wherever they come from. pydantic's
+    JSON parser bounds nesting depth and number size itself (``invalid_json``);
+    anything else it might raise is caught too, so no input can escape as an
+    exception that stops a worker.
+    """
+    raw = _check_bytes(raw, max_bytes)
     try:
-        return model.model_validate_json(raw)
+        return model.model_validate_json(raw, context=context)
     except ValidationError as exc:
         raise InvalidRecord(_reason_for(exc), _short(exc)) from None
+    except (RecursionError, ValueError, OverflowError, MemoryError) as exc:
+        raise InvalidRecord("invalid_json", f"{type(exc).__name__}: {exc}"[:500]) from None
 
 
-def validate_obj(model: type[T], obj: Any) -> T:
+def parse_json(raw: bytes | None, *, max_bytes: int = MAX_RECORD_BYTES) -> Any:
+    """Free-form JSON (a ``repwatch score`` line, a webhook envelope) with the same
+    checks and reasons as :func:`decode`."""
+    raw = _check_bytes(raw, max_bytes)
+    try:
+        return pydantic_core.from_json(raw)
+    except (RecursionError, ValueError, OverflowError, MemoryError) as exc:
+        raise InvalidRecord("invalid_json", f"{type(exc).__name__}: {exc}"[:500]) from None
+
+
+def validate_obj(model: type[T], obj: Any, *, context: dict[str, Any] | None = None) -> T:
     """Validate an already-parsed object (CSV row, generator output) the same way."""
     try:
-        return model.model_validate(obj)
+        return model.model_validate(obj, context=context)
     except ValidationError as exc:
         raise InvalidRecord(_reason_for(exc), _short(exc)) from None

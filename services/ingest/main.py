@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from kafka.errors import KafkaError
+
 from services.ingest.pacing import Pacer
 from services.ingest.settings import IngestSettings
 from services.ingest.sources import InvalidLine, ParsedLine, detect_format, read_file
@@ -50,6 +52,10 @@ def to_outgoing(item: ParsedLine, settings: IngestSettings, source: str, ctx: Wo
     return Outgoing(topics.raw, item.brand.encode("utf-8"), item.to_bytes())
 
 
+class SourceFailed(RuntimeError):
+    """The source could not be read further; what was read before was sent."""
+
+
 def pump(
     items: Iterable[ParsedLine],
     producer: Producer,
@@ -62,7 +68,17 @@ def pump(
     """Send items paced by ``pacer``; flush before every pause so latency stays low."""
     pending: list[Outgoing] = []
     sent = 0
-    for item in items:
+    source_items = iter(items)
+    while True:
+        try:
+            item = next(source_items)
+        except StopIteration:
+            break
+        except Exception as exc:  # noqa: BLE001 - the reader itself broke (I/O error, a bug)
+            # Bad lines never get here (they are InvalidLine items); whatever this is,
+            # the valid lines read before it still reach Kafka.
+            producer.send_all(pending)
+            raise SourceFailed(f"{source}: reading stopped after {sent} records: {exc!r}") from exc
         if ctx.stop.is_set() or (limit is not None and sent >= limit):
             break
         if isinstance(item, MentionEvent):
@@ -96,8 +112,10 @@ def _run(settings: IngestSettings, items: Iterable[ParsedLine], source: str, pac
     started = time.monotonic()
     try:
         n = pump(items, producer, settings, ctx, source, pacer, limit)
-    except DeliveryFailed as exc:
+    except (DeliveryFailed, KafkaError) as exc:
         return fail(f"ingest: {exc}", EXIT_DELIVERY_FAILED)
+    except SourceFailed as exc:
+        return fail(f"ingest: {exc}", 1)
     finally:
         producer.close()
         ctx.metrics_server.stop()
@@ -119,7 +137,7 @@ def run_file(
         fmt = fmt or detect_format(path)
     except ValueError as exc:
         return fail(f"ingest: {exc}", 1)
-    items = read_file(path, fmt, _utcnow)
+    items = read_file(path, fmt, _utcnow, settings.max_record_bytes)
     return _run(settings, items, f"file:{path}", Pacer(rate=rate, speed=speed, clock=time.monotonic), limit)
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from shared.schemas import MAX_RECORD_BYTES, InvalidRecord, MentionEvent, validate_obj
+from shared.schemas import MAX_RECORD_BYTES, InvalidRecord, MentionEvent, decode, validate_obj
 
 ENGAGEMENT_COLUMNS = ("likes", "replies", "shares", "views")
 _TRUE = {"1", "true", "yes", "y", "t"}
@@ -41,27 +42,26 @@ def detect_format(path: Path) -> str:
     raise ValueError(f"cannot tell the format of {path} from its suffix; pass --format jsonl|csv")
 
 
-def _with_ingest_time(obj: Any, now: datetime) -> Any:
-    if isinstance(obj, dict) and not obj.get("ingested_at"):
-        obj = {**obj, "ingested_at": now}
-    return obj
+def read_jsonl(
+    stream: io.BufferedIOBase, now: Callable[[], datetime], max_bytes: int = MAX_RECORD_BYTES
+) -> Iterator[ParsedLine]:
+    """Each line through the workers' own decoder (same limits, same reasons).
 
-
-def read_jsonl(stream: io.BufferedIOBase, now: Callable[[], datetime]) -> Iterator[ParsedLine]:
+    ``ingested_at`` left out of a line is filled with ``now()`` through the
+    decoder's validation context, not by re-parsing the line here.
+    """
     for line_no, raw in enumerate(stream, start=1):
         raw = raw.rstrip(b"\r\n")
         if not raw.strip():
             continue
         try:
-            if len(raw) > MAX_RECORD_BYTES:
-                raise InvalidRecord("oversized", f"{len(raw)} bytes > limit {MAX_RECORD_BYTES}")
-            try:
-                obj = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise InvalidRecord("invalid_json", str(exc)) from None
-            yield validate_obj(MentionEvent, _with_ingest_time(obj, now()))
+            yield decode(MentionEvent, raw, max_bytes=max_bytes, context={"ingested_at": now()})
         except InvalidRecord as exc:
             yield InvalidLine(line_no, raw, exc)
+
+
+#: what strict UTF-8 decoding leaves in place of undecodable bytes with surrogateescape
+_ESCAPED = re.compile("[\udc80-\udcff]")
 
 
 def _csv_row_to_obj(row: dict[str, str | None]) -> dict[str, Any]:
@@ -87,7 +87,9 @@ def _csv_row_to_obj(row: dict[str, str | None]) -> dict[str, Any]:
 
 
 def read_csv(stream: io.BufferedIOBase, now: Callable[[], datetime]) -> Iterator[ParsedLine]:
-    text = io.TextIOWrapper(stream, encoding="utf-8", errors="strict", newline="")
+    # surrogateescape: a row with bytes that are not UTF-8 is refused on its own
+    # (invalid_encoding, as on a topic) instead of ending the whole file
+    text = io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")
     reader = csv.DictReader(text)
     while True:
         line_no = reader.line_num + 1
@@ -95,18 +97,27 @@ def read_csv(stream: io.BufferedIOBase, now: Callable[[], datetime]) -> Iterator
             row = next(reader)
         except StopIteration:
             return
-        except (csv.Error, UnicodeDecodeError) as exc:
+        except csv.Error as exc:
+            # the csv module cannot resynchronise after a broken quote: the rest is lost
             yield InvalidLine(line_no, b"", InvalidRecord("invalid_csv", str(exc)))
             return
         # the row as the header named it, so the dead letter is readable on its own
-        raw = json.dumps(row, ensure_ascii=False, default=str).encode("utf-8")
+        raw = json.dumps(row, ensure_ascii=False, default=str).encode("utf-8", errors="surrogateescape")
+        cells = [*row.values(), *(k for k in row if k)]
+        if any(isinstance(c, str) and _ESCAPED.search(c) for c in cells):
+            yield InvalidLine(line_no, raw, InvalidRecord("invalid_encoding", "row has bytes that are not UTF-8"))
+            continue
         try:
-            yield validate_obj(MentionEvent, _with_ingest_time(_csv_row_to_obj(row), now()))
+            yield validate_obj(MentionEvent, _csv_row_to_obj(row), context={"ingested_at": now()})
         except InvalidRecord as exc:
             yield InvalidLine(line_no, raw, exc)
 
 
-def read_file(path: Path, fmt: str, now: Callable[[], datetime]) -> Iterator[ParsedLine]:
+def read_file(
+    path: Path, fmt: str, now: Callable[[], datetime], max_bytes: int = MAX_RECORD_BYTES
+) -> Iterator[ParsedLine]:
     with open(path, "rb") as stream:
-        reader = read_jsonl if fmt == "jsonl" else read_csv
-        yield from reader(stream, now)
+        if fmt == "jsonl":
+            yield from read_jsonl(stream, now, max_bytes)
+        else:
+            yield from read_csv(stream, now)

@@ -13,33 +13,44 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from services.sentiment.engine import SentimentEngine
+from shared.schemas import InvalidRecord, parse_json
 
 CHUNK_LINES = 2048
 
 
-def parse_line(line: str, text_field: str) -> tuple[str, dict[str, Any]]:
-    """(text, fields to echo back). A line starting with '{' is JSON; anything else is text."""
-    stripped = line.rstrip("\r\n")
-    if stripped.lstrip().startswith("{"):
-        try:
-            obj = json.loads(stripped)
-        except json.JSONDecodeError as exc:
-            return "", {"error": f"invalid JSON: {exc}"}
-        if not isinstance(obj, dict) or not isinstance(obj.get(text_field), str):
-            return "", {"error": f"JSON line has no string field {text_field!r}"}
-        echo = {k: v for k, v in obj.items() if k != text_field}
-        return obj[text_field], echo
-    return stripped, {}
+def parse_line(line: bytes | str, text_field: str) -> tuple[str, dict[str, Any]]:
+    """(text, fields to echo back). A line starting with '{' is JSON; anything else is text.
+
+    Bytes that are not UTF-8, JSON the parser refuses (too deep, numbers too large)
+    and JSON without the text field become an error record for that line alone,
+    with the same reason codes the workers use for dead letters.
+    """
+    raw = line.encode("utf-8", errors="surrogatepass") if isinstance(line, str) else line
+    raw = raw.rstrip(b"\r\n")
+    try:
+        if raw.lstrip().startswith(b"{"):
+            obj = parse_json(raw)
+            if not isinstance(obj, dict) or not isinstance(obj.get(text_field), str):
+                return "", {"reason": "schema_invalid", "error": f"JSON line has no string field {text_field!r}"}
+            echo = {k: v for k, v in obj.items() if k != text_field}
+            return obj[text_field], echo
+        return raw.decode("utf-8"), {}
+    except UnicodeDecodeError as exc:
+        return "", {"reason": "invalid_encoding", "error": f"not UTF-8: {exc}"}
+    except InvalidRecord as exc:
+        return "", {"reason": exc.reason, "error": exc.detail}
 
 
-def score_lines(engine: SentimentEngine, lines: Iterable[str], text_field: str = "text") -> Iterator[dict[str, Any]]:
-    it = iter(lines)
+def score_lines(
+    engine: SentimentEngine, lines: Iterable[bytes | str], text_field: str = "text"
+) -> Iterator[dict[str, Any]]:
+    it = enumerate(lines, start=1)
     while chunk := list(itertools.islice(it, CHUNK_LINES)):
-        parsed = [parse_line(line, text_field) for line in chunk]
-        results = engine.score([text for text, _ in parsed])
-        for (text, echo), sentiment in zip(parsed, results, strict=True):
+        parsed = [(n, *parse_line(line, text_field)) for n, line in chunk]
+        results = engine.score([text for _, text, _ in parsed])
+        for (line_no, text, echo), sentiment in zip(parsed, results, strict=True):
             if "error" in echo:
-                yield echo
+                yield {"line": line_no, **echo}
                 continue
             yield {
                 **echo,
@@ -52,7 +63,10 @@ def score_lines(engine: SentimentEngine, lines: Iterable[str], text_field: str =
             }
 
 
-def run(engine: SentimentEngine, source: IO[str], sink: IO[str] = sys.stdout, text_field: str = "text") -> int:
+def run(
+    engine: SentimentEngine, source: IO[bytes] | IO[str], sink: IO[str] = sys.stdout, text_field: str = "text"
+) -> int:
+    """Score every line; returns 1 when some lines could not be scored (each has an error record)."""
     errors = 0
     for result in score_lines(engine, source, text_field):
         errors += "error" in result

@@ -72,3 +72,30 @@ def test_unreachable_kafka_exits_with_a_clear_message(tmp_path):
     )
     assert done.returncode == 2
     assert f"127.0.0.1:{port}" in done.stderr and "Is the broker running" in done.stderr
+
+
+def test_lines_the_parser_refuses_neither_stop_the_file_nor_lose_pending_lines(pipeline, tmp_path):
+    """`[`×100000 used to raise RecursionError and a 5,000-digit number ValueError:
+    exit 1, nothing dead-lettered, and the unsent valid lines before them lost."""
+    good = [mention(i) for i in range(6)]
+    lines = [e.to_bytes() for e in good]
+    lines.insert(2, b"[" * 100_000 + b"]" * 100_000)
+    lines.insert(5, b'{"likes": ' + b"9" * 5000 + b"}")
+    path = tmp_path / "deep.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", "ingest", "file", str(path)],
+        env=pipeline.env(),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    raw = read_topic(pipeline.bootstrap, pipeline.topics.raw, until=lambda r: len(r) >= 6)
+    assert sorted(MentionEvent.model_validate_json(r.value).event_id for r in raw) == sorted(e.event_id for e in good)
+    dead = read_topic(pipeline.bootstrap, pipeline.topics.deadletter, until=lambda r: len(r) >= 2)
+    letters = sorted((DeadLetter.model_validate_json(r.value) for r in dead), key=lambda d: d.source_offset)
+    assert [(d.source_offset, d.reason) for d in letters] == [(3, "invalid_json"), (6, "invalid_json")]
+    assert letters[0].original_size == 200_000 and letters[0].original_truncated
