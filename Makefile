@@ -5,12 +5,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.repwatch-installed
 PYTEST_ARGS ?=
 
-.PHONY: run test unit setup kafka-jars model eval bench-sentiment broker-start broker-stop broker-status clean help
+.PHONY: run test unit chaos setup kafka-jars model eval bench-sentiment broker-start broker-stop broker-status clean help
 
 help:
 	@echo "make run     - start the whole pipeline (embedded Kafka, workers, synthetic incidents) with a live view"
 	@echo "make test    - unit and integration tests against a real embedded Kafka broker"
 	@echo "make unit    - only the tests that need no broker"
+	@echo "make chaos   - seeded crash/rebalance/outage/bad-input runs, then an audit (CHAOS_SEEDS=\"1 2 3\")"
 	@echo "make setup   - venv + pinned packages (done automatically by run/test)"
 	@echo "make model   - build the default multilingual sentiment model offline (done by run/test)"
 	@echo "make eval    - quality per language on the validation sets"
@@ -46,6 +47,10 @@ bench-sentiment: model
 test: kafka-jars model
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest: no tests collected (exit 5)"; exit 0; fi; exit $$rc
+
+# Long seeded fault-injection runs; each prints its seed (CHAOS_SEEDS="1 2 3" replays).
+chaos: kafka-jars
+	@$(PY) -m pytest -m chaos tests/chaos -s $(PYTEST_ARGS)
 
 unit: $(STAMP)
 	@$(PY) -m pytest -m "not integration and not model" $(PYTEST_ARGS)

@@ -89,9 +89,7 @@ def parse_brands(text: str, source: str = "<brands file>") -> BrandsFile:
     try:
         return BrandsFile.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '<file>'}: {e['msg']}" for e in exc.errors()[:10]
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<file>'}: {e['msg']}" for e in exc.errors()[:10])
         raise BrandsFileError(f"{source}: {problems}") from None
 
 

@@ -1,0 +1,1 @@
+"""Developer tools that are not production services: the chaos suite, benches' helpers."""
