@@ -21,6 +21,8 @@ class TopicNames:
     scored: str
     alerts: str
     deadletter: str
+    #: compacted: the alerting worker's per-brand state, partitioned like ``scored``
+    alerting_state: str
 
     @classmethod
     def with_prefix(cls, prefix: str) -> TopicNames:
@@ -29,10 +31,14 @@ class TopicNames:
             scored=f"{prefix}mentions.scored",
             alerts=f"{prefix}alerts",
             deadletter=f"{prefix}deadletter",
+            alerting_state=f"{prefix}alerting.state",
         )
 
     def all(self) -> list[str]:
-        return [self.raw, self.scored, self.alerts, self.deadletter]
+        return [self.raw, self.scored, self.alerts, self.deadletter, self.alerting_state]
+
+    def compacted(self) -> list[str]:
+        return [self.alerting_state]
 
 
 class WorkerSettings(BaseSettings):
@@ -63,6 +69,9 @@ class WorkerSettings(BaseSettings):
     #: port of the /metrics, /healthz and /readyz endpoint (0: pick a free one)
     metrics_port: int = Field(default=0, ge=0, le=65535)
     metrics_host: str = "0.0.0.0"
+    #: the brands file (YAML): brands, owned channels, time zones, per-brand detector
+    #: settings; empty: defaults for every brand
+    brands_file: str = ""
     log_level: str = "INFO"
     #: "text" for people, "json" for log shippers
     log_format: str = "text"

@@ -30,6 +30,10 @@ from shared.metrics import Health, MetricsServer, TransportMetrics
 
 log = logging.getLogger(__name__)
 
+#: exit code for a start-up that cannot succeed as configured: a brands or routes
+#: file that does not validate, a state topic whose partitions do not match its input
+#: (the same code as an unreachable Kafka: both mean "fix the set-up, then start again")
+EXIT_CONFIG = 2
 #: exit code when Kafka cannot be reached or topics cannot be created
 EXIT_KAFKA_UNAVAILABLE = 2
 #: exit code when Kafka failed mid-run: records not acknowledged, or an error no

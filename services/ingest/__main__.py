@@ -2,6 +2,10 @@
 
 import sys
 
-from services.cli import main
+from shared.startup import exit_cleanly_on_early_signals
+
+exit_cleanly_on_early_signals()
+
+from services.cli import main  # noqa: E402
 
 sys.exit(main(["ingest", *sys.argv[1:]]))

@@ -8,8 +8,8 @@ from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from shared.kafka.transport import BatchResult, ConsumerRecord, Outgoing, dead_letter
-from shared.schemas import InvalidRecord, MentionEvent, ScoredMention, Sentiment, decode
+from shared.kafka.transport import BatchResult, Outgoing, Record, decode_or_dead_letter
+from shared.schemas import MentionEvent, ScoredMention, Sentiment
 
 #: language label values are bounded: anything else is counted as "other"
 COUNTED_LANGUAGES = frozenset("ar de en es fr hi it pt ru sq uk tr pl kk be sr hr bs mk el".split())
@@ -76,14 +76,15 @@ class SentimentProcessor:
             registry=registry,
         )
 
-    def __call__(self, records: list[ConsumerRecord]) -> BatchResult:
+    def __call__(self, records: list[Record]) -> BatchResult:
         result = BatchResult()
         events: list[MentionEvent] = []
         for r in records:
-            try:
-                events.append(decode(MentionEvent, r.value, max_bytes=self._max_bytes))
-            except InvalidRecord as exc:
-                result.dead_letters.append(dead_letter(r, exc.reason, exc.detail, self._worker))
+            event = decode_or_dead_letter(
+                MentionEvent, r, worker=self._worker, max_bytes=self._max_bytes, dead_letters=result.dead_letters
+            )
+            if event is not None:
+                events.append(event)
         to_score = [e for e in events if e.is_scorable]
         scores = iter(self._scorer.score([e.text for e in to_score]))
         now = self._clock()

@@ -19,10 +19,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.consumer.fetcher import ConsumerRecord
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import (
     CommitFailedError,
@@ -36,13 +35,15 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from shared.config import WorkerSettings
 from shared.metrics import Health, TransportMetrics
-from shared.schemas import DeadLetter, dead_letter_payload
+from shared.schemas import DeadLetter, InvalidRecord, dead_letter_payload, decode
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "BatchResult",
-    "ConsumerRecord",
+    "PartitionEvent",
+    "Record",
+    "decode_or_dead_letter",
     "DeliveryFailed",
     "KafkaUnavailable",
     "Outgoing",
@@ -63,10 +64,34 @@ class DeliveryFailed(RuntimeError):
 
 
 @dataclass(frozen=True, slots=True)
+class Record:
+    """One consumed record, as domain code sees it (never kafka-python's own type)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    #: the record's Kafka timestamp in ms (producer or log-append time)
+    timestamp_ms: int = -1
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionEvent:
+    """A change of ownership, delivered to the processor before the next batch."""
+
+    kind: str  # "assigned", "revoked" or "lost"
+    partitions: frozenset[TopicPartition]
+
+
+@dataclass(frozen=True, slots=True)
 class Outgoing:
     topic: str
     key: bytes | None
     value: bytes
+    #: None: Kafka's partitioner by key; a number pins it (a changelog entry goes to
+    #: the partition number of the input it belongs to)
+    partition: int | None = None
 
 
 @dataclass(slots=True)
@@ -76,8 +101,13 @@ class BatchResult:
     outputs: list[Outgoing] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
+    def merge(self, other: BatchResult) -> BatchResult:
+        self.outputs.extend(other.outputs)
+        self.dead_letters.extend(other.dead_letters)
+        return self
 
-def dead_letter(record: ConsumerRecord, reason: str, error: str, worker: str) -> DeadLetter:
+
+def dead_letter(record: Record, reason: str, error: str, worker: str) -> DeadLetter:
     """A dead-letter entry that keeps everything needed to inspect or replay the record."""
     return DeadLetter(
         reason=reason,
@@ -97,10 +127,38 @@ def dead_letter(record: ConsumerRecord, reason: str, error: str, worker: str) ->
 #: worker notices a returning broker within a second.
 RECONNECT_BACKOFF_MAX_MS = 1000
 
+#: Largest changelog record (a busy brand's alerting state): the compacted topics are
+#: created with this max.message.bytes and producers may send records this large.
+CHANGELOG_MAX_BYTES = 16 * 1024 * 1024
+
 #: Errors at commit that mean "the group is rebalancing or rebalanced under us".
 #: kafka-python marks RebalanceInProgressError non-retriable, but it only means
 #: "rejoin, then retry": a worker must never die of it (KEDA scales all day).
 REBALANCE_ERRORS = (CommitFailedError, RebalanceInProgressError, IllegalGenerationError, UnknownMemberIdError)
+
+
+T = TypeVar("T")
+
+
+def decode_or_dead_letter(
+    model: type[T], record: Record, *, worker: str, max_bytes: int, dead_letters: list[DeadLetter]
+) -> T | None:
+    """The record as ``model``, or None with its dead letter appended: every processor's first step."""
+    try:
+        return decode(model, record.value, max_bytes=max_bytes)  # type: ignore[type-var]
+    except InvalidRecord as exc:
+        dead_letters.append(dead_letter(record, exc.reason, exc.detail, worker))
+        return None
+
+
+def batch_ends(records: Sequence[Record]) -> dict[TopicPartition, int]:
+    """The next offset to read per partition after ``records``."""
+    ends: dict[TopicPartition, int] = {}
+    for r in records:
+        tp = TopicPartition(r.topic, r.partition)
+        if ends.get(tp, -1) <= r.offset:
+            ends[tp] = r.offset + 1
+    return ends
 
 
 def _remaining_ms(deadline: float) -> int:
@@ -145,10 +203,17 @@ def ensure_topics(settings: WorkerSettings, names: Sequence[str] | None = None) 
         existing = set(_retry_until(deadline, "list topics", bootstrap, admin.list_topics))
         missing = [n for n in names if n not in existing]
         if missing:
+            compacted = set(settings.topics.compacted())
             spec = {
                 n: {
                     "num_partitions": settings.topic_partitions,
                     "replication_factor": settings.topic_replication_factor,
+                    # changelogs keep the newest value per key, forever
+                    **(
+                        {"configs": {"cleanup.policy": "compact", "max.message.bytes": str(CHANGELOG_MAX_BYTES)}}
+                        if n in compacted
+                        else {}
+                    ),
                 }
                 for n in missing
             }
@@ -172,6 +237,89 @@ def ensure_topics(settings: WorkerSettings, names: Sequence[str] | None = None) 
         admin.close()
 
 
+def topic_partitions(settings: WorkerSettings, topic: str) -> int | None:
+    """How many partitions ``topic`` has (None: it does not exist)."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id="repwatch-meta",
+        reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
+        request_timeout_ms=15_000,
+    )
+    try:
+        parts = consumer.partitions_for_topic(topic)
+        return len(parts) if parts else None
+    finally:
+        consumer.close()
+
+
+def read_changelog(
+    settings: WorkerSettings, topic: str, partitions: Sequence[int], timeout_s: float = 120.0
+) -> list[Record]:
+    """Every record of the given partitions of a (compacted) changelog topic, up to
+    the end it had when the read began: what a worker restores its state from.
+    Raises KafkaUnavailable when that end is not reached within ``timeout_s``."""
+    if not partitions:
+        return []
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id="repwatch-restore",
+        group_id=None,
+        enable_auto_commit=False,
+        reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
+        max_partition_fetch_bytes=max(1_048_576, settings.max_record_bytes * 2),
+        fetch_max_bytes=64 * 1_048_576,
+    )
+    try:
+        tps = [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends = consumer.end_offsets(tps)
+        left = {tp for tp in tps if ends[tp] > 0}
+        out: list[Record] = []
+        deadline = time.monotonic() + timeout_s
+        while left:
+            if time.monotonic() > deadline:
+                raise KafkaUnavailable(f"could not read {topic} to its end within {timeout_s:.0f}s")
+            for tp, recs in consumer.poll(timeout_ms=500, max_records=10_000).items():
+                out.extend(Record(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp) for r in recs)
+                if recs and recs[-1].offset + 1 >= ends[tp]:
+                    left.discard(tp)
+            for tp in list(left):
+                if consumer.position(tp) >= ends[tp]:
+                    left.discard(tp)
+        return out
+    finally:
+        consumer.close()
+
+
+def read_range(settings: WorkerSettings, topic: str, partition: int, start: int, end: int) -> list[Record]:
+    """Records ``start <= offset < end`` of one partition (a replay after a rollback)."""
+    if end <= start:
+        return []
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id="repwatch-replay",
+        group_id=None,
+        enable_auto_commit=False,
+        reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
+        max_partition_fetch_bytes=max(1_048_576, settings.max_record_bytes * 2),
+    )
+    try:
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        consumer.seek(tp, start)
+        out: list[Record] = []
+        deadline = time.monotonic() + 120
+        while consumer.position(tp) < end:
+            if time.monotonic() > deadline:
+                raise KafkaUnavailable(f"could not re-read {topic}[{partition}] {start}..{end} within 120s")
+            for recs in consumer.poll(timeout_ms=500).values():
+                out.extend(Record(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp) for r in recs)
+        return [r for r in out if start <= r.offset < end]
+    finally:
+        consumer.close()
+
+
 class Producer:
     """Idempotent, acks=all, lz4-compressed, batching producer."""
 
@@ -192,7 +340,8 @@ class Producer:
                 compression_type="lz4",
                 linger_ms=5,  # a few ms of batching buys large throughput at tiny latency
                 batch_size=256 * 1024,
-                max_request_size=settings.max_record_bytes + 64 * 1024,
+                # state snapshots of busy brands are larger than any input record
+                max_request_size=max(settings.max_record_bytes + 64 * 1024, CHANGELOG_MAX_BYTES),
                 delivery_timeout_ms=120_000,
             ),
         )
@@ -201,7 +350,9 @@ class Producer:
         """Send and wait until Kafka acknowledged all of them, or raise DeliveryFailed."""
         if not records:
             return
-        futures = [(r.topic, self._producer.send(r.topic, value=r.value, key=r.key)) for r in records]
+        futures = [
+            (r.topic, self._producer.send(r.topic, value=r.value, key=r.key, partition=r.partition)) for r in records
+        ]
         self._producer.flush(timeout=timeout_s)
         counts: dict[str, int] = {}
         for topic, fut in futures:
@@ -251,17 +402,22 @@ class BatchConsumer:
                 allow_auto_create_topics=False,
             ),
         )
-        self._consumer.subscribe(list(topics), listener=_LogRebalance(client_id))
+        #: ownership changes seen inside poll(), handed to the processor before its next batch
+        self.partition_events: list[PartitionEvent] = []
+        self._consumer.subscribe(list(topics), listener=_Rebalance(client_id, self.partition_events))
         self._last_lag_update = 0.0
         self._session_timeout_s = settings.session_timeout_ms / 1000
-        self._stash: list[ConsumerRecord] = []
+        self._stash: list[Record] = []
         #: monotonic time since Kafka has been unreachable from poll(), None while it is fine
         self.unavailable_since: float | None = None
         self._last_unavailable_log = 0.0
         self._max_records = settings.max_poll_records
+        #: partitions whose position reached the end at the last lag update (the idle
+        #: tick only moves time for brands on these: a backlog must not be skipped)
+        self.caught_up: frozenset[TopicPartition] = frozenset()
         self._max_wait_s = settings.batch_max_wait_ms / 1000
 
-    def poll(self, timeout_ms: int) -> list[ConsumerRecord]:
+    def poll(self, timeout_ms: int) -> list[Record]:
         """One micro-batch: wait up to ``timeout_ms`` for a first record, then keep
         collecting until ``max_poll_records`` or ``batch_max_wait_ms`` after it.
 
@@ -279,7 +435,7 @@ class BatchConsumer:
             records.extend(self._poll_once(left_ms, self._max_records - len(records)))
         return records
 
-    def _poll_once(self, timeout_ms: int, max_records: int | None = None) -> list[ConsumerRecord]:
+    def _poll_once(self, timeout_ms: int, max_records: int | None = None) -> list[Record]:
         if self._stash:
             return self._take_stash(max_records)
         try:
@@ -306,15 +462,15 @@ class BatchConsumer:
             self._last_unavailable_log = now
             log.warning("Kafka unavailable for %.0fs, retrying: %r", now - self.unavailable_since, exc)
 
-    def _flatten(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> list[ConsumerRecord]:
-        records: list[ConsumerRecord] = []
+    def _flatten(self, batches: dict[TopicPartition, list[Record]]) -> list[Record]:
+        records: list[Record] = []
         for tp in sorted(batches, key=lambda t: (t.topic, t.partition)):
             recs = batches[tp]
             records.extend(recs)
             self._metrics.count_consumed(tp.topic, len(recs))
         return records
 
-    def _take_stash(self, max_records: int | None) -> list[ConsumerRecord]:
+    def _take_stash(self, max_records: int | None) -> list[Record]:
         # Records fetched while rejoining the group inside commit(); only those of
         # partitions still ours are handed out.
         owned = self.assignment()
@@ -323,8 +479,12 @@ class BatchConsumer:
         del self._stash[:n]
         return out
 
-    def commit(self, records: Sequence[ConsumerRecord]) -> None:
-        """Commit the offsets after ``records``, through rebalances.
+    def commit(self, records: Sequence[Record]) -> None:
+        """Commit the offsets after ``records`` (see :meth:`commit_offsets`)."""
+        self.commit_offsets(batch_ends(records))
+
+    def commit_offsets(self, ends: dict[TopicPartition, int]) -> None:
+        """Commit ``ends`` (the next offset to read, per partition), through rebalances.
 
         A rebalance during the commit is normal operations (scaling, a rolling
         update). Then the consumer rejoins the group (a poll; records it fetches
@@ -333,11 +493,7 @@ class BatchConsumer:
         are left uncommitted, and their new owner resumes from the last commit
         (duplicates, never loss, since the outputs are already acknowledged).
         """
-        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
-        for r in records:
-            tp = TopicPartition(r.topic, r.partition)
-            if tp not in offsets or offsets[tp].offset <= r.offset:
-                offsets[tp] = OffsetAndMetadata(r.offset + 1, "", -1)
+        offsets = {tp: OffsetAndMetadata(end, "", -1) for tp, end in ends.items()}
         if not offsets:
             return
         deadline = time.monotonic() + max(30.0, 3 * self._session_timeout_s)
@@ -414,6 +570,7 @@ class BatchConsumer:
         self._last_lag_update = now
         gauge = self._metrics.lag
         gauge.clear()  # partitions this worker lost in a rebalance must not linger
+        caught_up: set[TopicPartition] = set()
         for tp in self._consumer.assignment():
             high = self._consumer.highwater(tp)
             if high is None:
@@ -424,16 +581,21 @@ class BatchConsumer:
                 continue
             if pos is not None:
                 gauge.labels(self._metrics.worker, tp.topic, str(tp.partition)).set(max(0, high - pos))
+                if pos >= high:
+                    caught_up.add(tp)
+        self.caught_up = frozenset(caught_up)
 
     def close(self) -> None:
         self._consumer.close(autocommit=False)
 
 
-class _LogRebalance(ConsumerRebalanceListener):
-    """Say which partitions this worker owns: the first thing to check when scaling out."""
+class _Rebalance(ConsumerRebalanceListener):
+    """Say which partitions this worker owns (the first thing to check when scaling
+    out) and queue the change for the processor, which runs outside poll()."""
 
-    def __init__(self, worker: str) -> None:
+    def __init__(self, worker: str, events: list[PartitionEvent]) -> None:
         self._worker = worker
+        self._events = events
 
     @staticmethod
     def _fmt(partitions: Any) -> str:
@@ -442,12 +604,36 @@ class _LogRebalance(ConsumerRebalanceListener):
     def on_partitions_revoked(self, revoked: Any) -> None:
         if revoked:
             log.info("%s: revoked partitions: %s", self._worker, self._fmt(revoked))
+            self._events.append(PartitionEvent("revoked", frozenset(revoked)))
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         log.info("%s: assigned partitions: %s", self._worker, self._fmt(assigned))
+        if assigned:
+            self._events.append(PartitionEvent("assigned", frozenset(assigned)))
+
+    def on_partitions_lost(self, lost: Any) -> None:
+        # evicted from the group (e.g. a long pause): another member may already own them
+        if lost:
+            log.warning("%s: lost partitions: %s", self._worker, self._fmt(lost))
+            self._events.append(PartitionEvent("lost", frozenset(lost)))
 
 
-Processor = Callable[[list[ConsumerRecord]], BatchResult]
+class Processor(Protocol):
+    """Pure domain code: records in, outputs and dead letters out.
+
+    Optional hooks, found with getattr so simple processors stay simple:
+    ``on_partitions(event)`` before the first batch after an ownership change
+    (restore or drop per-partition state; it may return a BatchResult to
+    produce); ``on_idle(wall_now, caught_up)`` about once a second with the
+    partitions whose fetch position reached their end (the one place a
+    processor learns wall time); ``rollback()`` when a call raised, so that a
+    batch retried record by record starts from the state before that call;
+    ``committable(consumed)`` to hold offsets back: given the next offset after
+    what was processed per partition, return what may be committed (a processor
+    whose state reaches its changelog later than its records are processed).
+    """
+
+    def __call__(self, records: list[Record]) -> BatchResult: ...
 
 
 class StreamWorker:
@@ -479,6 +665,14 @@ class StreamWorker:
         self._deadletter_topic = deadletter_topic
         self._poll_timeout_ms = poll_timeout_ms
         self._reported_down = False
+        self._on_partitions = getattr(processor, "on_partitions", None)
+        self._on_idle = getattr(processor, "on_idle", None)
+        self._rollback_hook = getattr(processor, "rollback", None)
+        self._committable = getattr(processor, "committable", None)
+        self._next_idle = 0.0
+        #: per partition: the next offset after what was processed, and what was committed
+        self._consumed: dict[TopicPartition, int] = {}
+        self._committed: dict[TopicPartition, int] = {}
 
     def run(self, stop: threading.Event) -> None:
         self._health.set_ready(True, "consuming")
@@ -499,20 +693,56 @@ class StreamWorker:
         self._health.tick()
         records = self._consumer.poll(self._poll_timeout_ms)
         self._report_readiness()
-        self._consumer.update_lag()
-        if not records:
-            return 0
+        self._consumer.update_lag(every_s=1.0 if self._on_idle else 5.0)
         started = time.perf_counter()
-        result = self._process_safely(records)
-        outputs = list(result.outputs)
-        for dl in result.dead_letters:
+        pending = self._partition_changes()
+        if records:
+            pending.merge(self._process_safely(records))
+        if self._on_idle is not None and time.monotonic() >= self._next_idle:
+            # Time moves on quiet partitions too (an SLA expires when nobody posts).
+            self._next_idle = time.monotonic() + 1.0
+            pending.merge(self._on_idle(datetime.now(timezone.utc), self._consumer.caught_up))
+        if not records and not pending.outputs and not pending.dead_letters:
+            return 0
+        outputs = list(pending.outputs)
+        for dl in pending.dead_letters:
             log.warning("dead-lettered %s[%s]@%s: %s", dl.source_topic, dl.source_partition, dl.source_offset, dl.error)
             self._metrics.count_dead_letter(dl.reason)
             outputs.append(Outgoing(self._deadletter_topic, None, dl.to_bytes()))
         self._producer.send_all(outputs)
-        self._consumer.commit(records)
-        self._metrics.batch_seconds.labels(self.name).observe(time.perf_counter() - started)
+        self._commit(records)
+        if records:
+            self._metrics.batch_seconds.labels(self.name).observe(time.perf_counter() - started)
         return len(records)
+
+    def _commit(self, records: list[Record]) -> None:
+        """Commit what is safe: everything consumed, unless the processor holds some
+        back (state not yet in its changelog must be rebuilt from these records)."""
+        for tp, end in batch_ends(records).items():
+            self._consumed[tp] = max(self._consumed.get(tp, 0), end)
+        if self._committable is None:
+            if records:
+                self._consumer.commit(records)
+            return
+        target = self._committable(dict(self._consumed))
+        fresh = {tp: end for tp, end in target.items() if end > self._committed.get(tp, -1)}
+        if fresh:
+            self._consumer.commit_offsets(fresh)
+            self._committed.update(fresh)
+
+    def _partition_changes(self) -> BatchResult:
+        """Hand queued ownership changes to the processor, in order, before any record."""
+        result = BatchResult()
+        events = self._consumer.partition_events
+        while events:
+            event = events.pop(0)
+            if event.kind != "assigned":
+                for tp in event.partitions:  # another member resumes from the group's commit
+                    self._consumed.pop(tp, None)
+                    self._committed.pop(tp, None)
+            if self._on_partitions is not None:
+                result.merge(self._on_partitions(event) or BatchResult())
+        return result
 
     def _report_readiness(self) -> None:
         # /readyz tells an orchestrator (and an operator) that the broker is away;
@@ -522,18 +752,25 @@ class StreamWorker:
             self._reported_down = down
             self._health.set_ready(not down, "Kafka unavailable, retrying" if down else "consuming")
 
-    def _process_safely(self, records: list[ConsumerRecord]) -> BatchResult:
+    def _process_safely(self, records: list[Record]) -> BatchResult:
         try:
             return self._process(records)
         except Exception:  # noqa: BLE001 - isolate the poison record below
             log.exception("%s: batch of %d failed; retrying record by record", self.name, len(records))
+            self._rollback()
         merged = BatchResult()
         for r in records:
             try:
                 one = self._process([r])
             except Exception as exc:  # noqa: BLE001 - this record alone is broken
+                self._rollback()
                 merged.dead_letters.append(dead_letter(r, "processing_error", repr(exc), self.name))
                 continue
-            merged.outputs.extend(one.outputs)
-            merged.dead_letters.extend(one.dead_letters)
+            merged.merge(one)
         return merged
+
+    def _rollback(self) -> None:
+        # A call that raised may have changed processor state half-way (a detector
+        # saw half the batch): undo it, or the retry would count those events twice.
+        if self._rollback_hook is not None:
+            self._rollback_hook()

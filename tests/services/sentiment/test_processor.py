@@ -1,9 +1,9 @@
 from datetime import datetime, timezone
 
-from kafka.consumer.fetcher import ConsumerRecord
 from prometheus_client import CollectorRegistry
 
 from services.sentiment.processor import SentimentProcessor
+from shared.kafka.transport import Record
 from shared.schemas import ScoredMention, Sentiment, SentimentLabel
 from tests.factories import mention
 
@@ -35,7 +35,7 @@ class EchoScorer:
 
 
 def record(value, offset):
-    return ConsumerRecord("mentions.raw", 0, -1, offset, 0, 0, b"acme", value, [], None, 0, len(value or b""), 0)
+    return Record("mentions.raw", 0, offset, b"acme", value)
 
 
 def test_order_kept_lifecycle_passed_through_bad_records_dead_lettered():
