@@ -1,0 +1,745 @@
+"""``returning_complainant``: a complaint the brand removed comes back.
+
+This is the moment a removal turns into a public fuss: the author notices, posts it
+again (from the same account or another one, on the brand's page or anywhere else),
+and now it is about the censorship too. Critical by design.
+
+How it works:
+
+1. Complaint texts are remembered as they are posted (negative created/edited mentions
+   by others than the brand, on an owned channel or replying to the brand's own post or
+   reply), because the ``deleted``/``hidden`` event that comes later carries no text.
+   Bounded by ``memory_hours`` and ``max_texts``.
+2. When one of them is removed by the brand (``actor`` brand, or unknown on an owned
+   channel), its MinHash signature (:mod:`services.alerting.similarity`: character
+   4-gram shingles of the normalised text, any script) goes into an LSH index for
+   ``horizon_days``. Removed complaints that are near-duplicates of each other (the
+   author reposted it and the brand removed that too) form one cluster: one incident.
+3. Every later negative created/edited mention not by the brand, on any channel, from
+   any account, is compared with the index: a Jaccard of the shingle sets >= ``similarity``,
+   or the smaller text's shingles contained in the larger one >= ``containment`` ("you
+   deleted my comment, so again: ..."), makes it a return. MinHash estimates and the LSH
+   bands pick the candidates cheaply; a candidate is then confirmed exactly against the
+   removed complaint's stored text, because estimated containment is noisy when one text
+   is several times longer than the other. The tests hold the tuned defaults to a
+   set of paraphrases (reordered clauses, a changed word or two, added emoji,
+   punctuation, capitals, links) in English, Russian, Arabic and Chinese, and to
+   unrelated complaints of the same kind that must not match.
+
+One incident per cluster of removed complaints: it fires on the first return (critical),
+is updated when the number of distinct returning accounts grows by ``escalate_factor``
+(the fuss spreads), resolves after ``quiet_hours`` without a new return, and reopens
+(same ``alert_id``) if returns resume while its removed complaints are within the
+horizon. Its ``alert_id`` comes from the kind, brand, the removed complaint's channel, the
+first return's time and the cluster's key (two clusters can first return in one poll).
+The evidence names both the removed mention (role ``removed``) and the returned ones
+(role ``returned``), with links. At most ``max_incidents`` are open at once.
+
+Only negative events of a brand that has removed complaints within the horizon pay for
+a signature and one vectorised comparison (about a tenth of a millisecond); every other
+event is a dict lookup or two.
+
+Out of order: a removal that arrives before its complaint's ``created`` waits
+``pending_hours`` for it. A return must be dated after the removal it repeats: a copy
+posted before the removal is a double post, not a comeback.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from services.alerting.incidents import Episode, EpisodePolicy, calm, resolve_now, to_alert, trigger
+from services.alerting.similarity import (
+    LshIndex,
+    MinHasher,
+    Signature,
+    exact_similarity,
+    normalize,
+    shingle_hashes,
+    shingle_set,
+)
+from services.alerting.types import BrandView, DetectorSettings, Observation
+from shared.schemas import (
+    Actor,
+    Alert,
+    AlertEvidence,
+    AlertKind,
+    AlertStatus,
+    EventType,
+    EvidenceMention,
+    Platform,
+    Severity,
+    alert_id,
+)
+
+_UTC = timezone.utc
+_KIND = AlertKind.RETURNING_COMPLAINANT
+_CREATED = EventType.CREATED
+_EDITED = EventType.EDITED
+_DELETED = EventType.DELETED
+_HIDDEN = EventType.HIDDEN
+_RESTORED = EventType.RESTORED
+_BRAND = Actor.BRAND
+
+#: characters of a complaint kept for its signature and evidence (the start of a long post
+#: is what gets reposted; a containment match still works against a longer return)
+_TEXT_KEEP = 600
+#: characters of a new mention that are hashed: bounds the cost of one very long post
+_HASH_KEEP = 2_000
+#: removed and returned mentions kept per incident for the evidence (counts go on)
+_EVIDENCE_KEEP = 10
+#: returning accounts and returned ids remembered per incident (dedupe); beyond, counts saturate
+_ACCOUNTS_KEEP = 1_000
+#: event-time seconds between housekeeping passes (expiry, quiet resolution)
+_SWEEP_S = 60.0
+#: LSH layout over the 128-value signature: 64 bands of 2 make a pair with J=0.2 a
+#: candidate with probability 0.93, so matching is decided by the verification below,
+#: not lost in the banding (a containment match can have a low Jaccard)
+_BANDS, _ROWS = 64, 2
+
+#: how far below the thresholds the MinHash estimates may fall and still get the exact check:
+#: ~3.5 standard errors of a Jaccard estimate, and a wide margin for the containment estimate,
+#: which is noisy when one text is much longer than the other
+_J_SLACK, _C_SLACK = 0.15, 0.3
+
+_HASHER = MinHasher(num_perm=_BANDS * _ROWS)
+
+
+class ReturningComplainantSettings(DetectorSettings):
+    #: days a removed complaint is watched for its return (the issue's default)
+    horizon_days: float = Field(default=14.0, gt=0)
+    #: Jaccard of the character 4-gram sets from which a new complaint is the removed one
+    #: again (MinHash and LSH find the candidates, the stored texts confirm exactly).
+    #: Paraphrases in the test set score 0.6-0.95, unrelated complaints on the same topics
+    #: at most ~0.25: 0.45 sits between with room on both sides
+    similarity: float = Field(default=0.45, gt=0.0, le=1.0)
+    #: share of the smaller text's shingles found in the larger one from which a quote-and-add
+    #: repost matches although its Jaccard is diluted (unrelated pairs stay under ~0.5)
+    containment: float = Field(default=0.8, gt=0.0, le=1.0)
+    #: the smaller text needs this many distinct shingles for the containment rule: a short
+    #: generic text ("my vacuum died a month in") is largely contained in many long complaints
+    containment_min_shingles: int = Field(default=40, ge=1)
+    #: texts with fewer distinct shingles are not compared at all ("ужас!!!" says nothing about
+    #: who wrote it); 12 shingles is about two short words
+    min_shingles: int = Field(default=12, ge=1)
+    #: hours a complaint's text is remembered before a removal that may never come
+    memory_hours: float = Field(default=14 * 24.0, gt=0)
+    #: complaint texts remembered per brand (oldest go first), ~0.3 KB each
+    max_texts: int = Field(default=2_000, ge=1)
+    #: removed complaints watched per brand (the LSH index capacity), ~1.5 KB each with evidence
+    max_removed: int = Field(default=300, ge=1)
+    #: hours without a new return after which the incident resolves
+    quiet_hours: float = Field(default=24.0, gt=0)
+    #: a new notification when distinct returning accounts grew by this factor (1 -> 2 -> 3 -> 5 -> 8 ...)
+    escalate_factor: float = Field(default=1.5, gt=1.0)
+    #: hours a removal of a not-yet-seen complaint waits for its late ``created``
+    pending_hours: float = Field(default=24.0, gt=0)
+    #: removals waiting for their complaint, per brand
+    max_pending: int = Field(default=500, ge=0)
+    #: the brand's own post/reply ids remembered, to recognise complaints addressed to it
+    max_brand_posts: int = Field(default=1_000, ge=0)
+    #: incidents open at once per brand; beyond it the oldest is closed with a note (only a
+    #: brigade reposting hundreds of removed complaints gets here)
+    max_incidents: int = Field(default=200, ge=1)
+
+
+@dataclass(slots=True)
+class _Text:
+    """A complaint as posted (what a later removal needs)."""
+
+    mention_id: str
+    platform: str
+    channel: str
+    author_id: str
+    url: str | None
+    text: str
+    negative: float
+    at: float
+    #: brand watermark when remembered: monotone, so the dict is in expiry order
+    kept: float
+
+    def to_json(self) -> list[Any]:
+        return [
+            self.mention_id,
+            self.platform,
+            self.channel,
+            self.author_id,
+            self.url,
+            self.text,
+            self.negative,
+            self.at,
+            self.kept,
+        ]
+
+    @classmethod
+    def from_json(cls, row: list[Any]) -> _Text:
+        if not isinstance(row, list) or len(row) != 9:
+            raise ValueError(f"bad text record {row!r}")
+        return cls(*row)
+
+
+@dataclass(slots=True)
+class _Seen:
+    """A mention in an incident's evidence: removed (``at`` = posted, ``when`` = removed) or
+    returned (``at`` = posted, ``when`` = its similarity to the removed one)."""
+
+    mention_id: str
+    platform: str
+    channel: str
+    author_id: str
+    url: str | None
+    text: str
+    negative: float
+    at: float
+    when: float
+
+    def to_json(self) -> list[Any]:
+        return [
+            self.mention_id,
+            self.platform,
+            self.channel,
+            self.author_id,
+            self.url,
+            self.text,
+            self.negative,
+            self.at,
+            self.when,
+        ]
+
+    @classmethod
+    def from_json(cls, row: list[Any]) -> _Seen:
+        if not isinstance(row, list) or len(row) != 9:
+            raise ValueError(f"bad evidence record {row!r}")
+        return cls(*row)
+
+    def evidence(self, role: str) -> EvidenceMention:
+        return EvidenceMention(
+            mention_id=self.mention_id,
+            platform=Platform(self.platform),
+            channel=self.channel,
+            url=self.url,
+            author_id=self.author_id,
+            occurred_at=datetime.fromtimestamp(self.at, _UTC),
+            text=self.text[:500],
+            negative=min(1.0, max(0.0, self.negative)),
+            role=role,
+        )
+
+
+@dataclass(slots=True)
+class _Cluster:
+    """Removed complaints that are the same text, and what came back of them."""
+
+    key: str
+    #: removed complaints in the LSH index now: mention_id -> (removal time, text), the text for
+    #: the exact check of a candidate (bounded by the index capacity, 600 characters each)
+    live: dict[str, tuple[float, str]] = field(default_factory=dict)
+    #: the first removed complaints, for the evidence
+    removed: list[_Seen] = field(default_factory=list)
+    removed_count: int = 0
+    #: the latest returns, for the evidence
+    returns: list[_Seen] = field(default_factory=list)
+    returns_count: int = 0
+    #: returned mention ids and returning accounts (dedupe, escalation), bounded
+    return_ids: dict[str, None] = field(default_factory=dict)
+    accounts: dict[str, None] = field(default_factory=dict)
+    #: returns the brand removed again
+    removed_again: int = 0
+    last_return: float | None = None
+    best: float = 0.0
+    episode: Episode | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "live": [[k, t, text] for k, (t, text) in self.live.items()],
+            "removed": [s.to_json() for s in self.removed],
+            "removed_count": self.removed_count,
+            "returns": [s.to_json() for s in self.returns],
+            "returns_count": self.returns_count,
+            "return_ids": list(self.return_ids),
+            "accounts": list(self.accounts),
+            "removed_again": self.removed_again,
+            "last_return": self.last_return,
+            "best": self.best,
+            "episode": self.episode.to_json() if self.episode else None,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> _Cluster:
+        return cls(
+            key=str(d["key"]),
+            live={str(k): (float(t), str(text)) for k, t, text in d["live"]},
+            removed=[_Seen.from_json(r) for r in d["removed"]],
+            removed_count=int(d["removed_count"]),
+            returns=[_Seen.from_json(r) for r in d["returns"]],
+            returns_count=int(d["returns_count"]),
+            return_ids=dict.fromkeys(map(str, d["return_ids"])),
+            accounts=dict.fromkeys(map(str, d["accounts"])),
+            removed_again=int(d["removed_again"]),
+            last_return=float(d["last_return"]) if d["last_return"] is not None else None,
+            best=float(d["best"]),
+            episode=Episode.from_json(d["episode"]) if d["episode"] else None,
+        )
+
+
+@dataclass(slots=True)
+class ReturningComplainantState:
+    #: complaint texts by mention id, oldest first (memory_hours, max_texts)
+    texts: OrderedDict[str, _Text] = field(default_factory=OrderedDict)
+    #: removed complaints' signatures (horizon_days, max_removed)
+    index: LshIndex = field(default_factory=lambda: LshIndex(_BANDS, _ROWS, 300))
+    #: removed mention id -> its cluster's key (exactly the index's keys)
+    members: dict[str, str] = field(default_factory=dict)
+    #: clusters by key, oldest first; one leaves when none of its complaints is watched and its
+    #: incident is not open (at most max_removed with watched complaints, plus max_incidents open)
+    clusters: dict[str, _Cluster] = field(default_factory=dict)
+    #: keys of the clusters whose incident is open, in the order they (re)opened (max_incidents)
+    open: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    #: the brand's own posts and replies -> time kept (memory_hours, max_brand_posts)
+    brand_posts: OrderedDict[str, float] = field(default_factory=OrderedDict)
+    #: removals of complaints not seen yet -> [removal time, time kept] (pending_hours, max_pending)
+    pending: OrderedDict[str, list[float]] = field(default_factory=OrderedDict)
+    next_sweep: float = 0.0
+
+
+def _dt(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, _UTC)
+
+
+def _ago(seconds: float) -> str:
+    minutes = max(0.0, seconds) / 60
+    if minutes < 1:
+        return "less than a minute"
+    if minutes < 90:
+        return f"{minutes:.0f} min"
+    if minutes < 36 * 60:
+        return f"{minutes / 60:.0f} h"
+    return f"{minutes / 1440:.0f} days"
+
+
+class ReturningComplainantDetector:
+    name: ClassVar[str] = "returning_complainant"
+    kinds: ClassVar[tuple[AlertKind, ...]] = (_KIND,)
+    Settings: ClassVar[type[DetectorSettings]] = ReturningComplainantSettings
+    STATE_VERSION: ClassVar[int] = 1
+
+    def __init__(self, settings: ReturningComplainantSettings | None = None) -> None:
+        s = settings if settings is not None else ReturningComplainantSettings()
+        self.settings = s
+        self._horizon = s.horizon_days * 86400.0
+        self._memory = s.memory_hours * 3600.0
+        self._pending_s = s.pending_hours * 3600.0
+        self._quiet = s.quiet_hours * 3600.0
+        # cooldown = horizon: while a removed complaint is watched, its returns stay one incident
+        self._policy = EpisodePolicy(
+            quiet=timedelta(hours=s.quiet_hours),
+            cooldown=timedelta(days=s.horizon_days),
+            escalate_factor=s.escalate_factor,
+        )
+
+    # --- state ---------------------------------------------------------------------------------------------
+
+    def new_state(self) -> ReturningComplainantState:
+        return ReturningComplainantState(index=LshIndex(_BANDS, _ROWS, self.settings.max_removed))
+
+    def dump_state(self, state: ReturningComplainantState) -> dict[str, Any]:
+        return {
+            "v": self.STATE_VERSION,
+            "texts": [t.to_json() for t in state.texts.values()],
+            "index": state.index.to_json(),
+            "clusters": [c.to_json() for c in state.clusters.values()],
+            "open": list(state.open),
+            "brand_posts": [[k, t] for k, t in state.brand_posts.items()],
+            "pending": [[k, *v] for k, v in state.pending.items()],
+            "next_sweep": state.next_sweep,
+        }
+
+    def load_state(self, data: dict[str, Any]) -> ReturningComplainantState:
+        if not isinstance(data, dict) or data.get("v") != self.STATE_VERSION:
+            got = data.get("v") if isinstance(data, dict) else type(data).__name__
+            raise ValueError(f"returning_complainant state version {got!r}; this build reads {self.STATE_VERSION}")
+        try:
+            st = ReturningComplainantState(
+                index=LshIndex.from_json(data["index"], bands=_BANDS, rows=_ROWS, capacity=self.settings.max_removed),
+                next_sweep=float(data["next_sweep"]),
+            )
+            for row in data["texts"]:
+                t = _Text.from_json(row)
+                st.texts[t.mention_id] = t
+            for d in data["clusters"]:
+                c = _Cluster.from_json(d)
+                st.clusters[c.key] = c
+                for mid in c.live:
+                    st.members[mid] = c.key
+            st.open = OrderedDict.fromkeys(str(k) for k in data["open"] if k in st.clusters)
+            st.brand_posts = OrderedDict((str(k), float(t)) for k, t in data["brand_posts"])
+            st.pending = OrderedDict((str(k), [float(a), float(b)]) for k, a, b in data["pending"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"returning_complainant state does not load: {exc}") from None
+        # A smaller max_removed since the snapshot evicts the oldest on load; their clusters follow.
+        for mid in [k for k in st.members if k not in st.index]:
+            self._unwatch(st, mid)
+        for mid in [k for k in st.index.items if k not in st.members]:
+            st.index.remove(mid)
+        self._trim(st)
+        return st
+
+    def _trim(self, state: ReturningComplainantState) -> None:
+        s = self.settings
+        stores: tuple[tuple[OrderedDict[str, Any], int], ...] = (
+            (state.texts, s.max_texts),
+            (state.brand_posts, s.max_brand_posts),
+            (state.pending, s.max_pending),
+        )
+        for store, cap in stores:
+            while len(store) > cap:
+                store.popitem(last=False)
+
+    def active(self, state: ReturningComplainantState) -> int:
+        return len(state.open)
+
+    # --- events --------------------------------------------------------------------------------------------
+
+    def observe(self, state: ReturningComplainantState, obs: Observation, brand: BrandView) -> list[Alert]:
+        m = obs.event.mention
+        wm = obs.watermark.timestamp()
+        alerts: list[Alert] = []
+        if wm >= state.next_sweep:
+            self._sweep(state, wm, brand, alerts)
+        et = m.event_type
+        if m.author_is_brand:
+            if (et is _CREATED or et is _EDITED) and self.settings.max_brand_posts:
+                posts = state.brand_posts
+                if m.mention_id not in posts:
+                    posts[m.mention_id] = wm
+                    while len(posts) > self.settings.max_brand_posts:
+                        posts.popitem(last=False)
+            return alerts
+        if et is _CREATED or et is _EDITED:
+            mid = m.mention_id
+            if not obs.negative:
+                if et is _EDITED and obs.event.sentiment is not None and mid not in state.members:
+                    state.texts.pop(mid, None)  # no longer a complaint: removing it now is not censorship
+                return alerts
+            # a comeback first, then remembered: if its own removal already arrived (out of order),
+            # it then joins the incident as "removed again" instead of hiding the comeback
+            if state.members and mid not in state.members:
+                self._check_return(state, obs, brand, alerts)
+            if mid in state.texts or obs.owned or (m.parent_id is not None and m.parent_id in state.brand_posts):
+                self._remember(state, obs, wm, brand, alerts)
+        elif et is _DELETED or et is _HIDDEN:
+            if m.actor is _BRAND or (m.actor is None and obs.owned):
+                self._removal(state, m.mention_id, m.occurred_at.timestamp(), wm, brand, alerts)
+        elif et is _RESTORED:
+            self._restored(state, m.mention_id)
+        return alerts
+
+    def advance(self, state: ReturningComplainantState, now: datetime, brand: BrandView) -> list[Alert]:
+        alerts: list[Alert] = []
+        self._sweep(state, now.timestamp(), brand, alerts)
+        return alerts
+
+    def _remember(
+        self, state: ReturningComplainantState, obs: Observation, wm: float, brand: BrandView, alerts: list[Alert]
+    ) -> None:
+        m = obs.event.mention
+        s = obs.event.sentiment
+        p_neg = s.negative if s is not None else 1.0
+        texts = state.texts
+        t = texts.get(m.mention_id)
+        if t is None:
+            t = _Text(
+                m.mention_id,
+                m.platform.value,
+                m.channel,
+                m.author_id,
+                m.url,
+                m.text[:_TEXT_KEEP],
+                p_neg,
+                m.occurred_at.timestamp(),
+                wm,
+            )
+            texts[m.mention_id] = t
+            while len(texts) > self.settings.max_texts:
+                texts.popitem(last=False)
+        elif m.mention_id not in state.members:
+            # edited before removal: the removed version is the latest one
+            t.text, t.negative, t.url = m.text[:_TEXT_KEEP], p_neg, m.url or t.url
+        waiting = state.pending.pop(m.mention_id, None)
+        if waiting is not None:
+            self._removal(state, m.mention_id, waiting[0], wm, brand, alerts)
+
+    def _signature(self, text: str) -> tuple[Signature, frozenset[int]] | None:
+        """The text's MinHash and its exact shingle set (one normalisation for both), or None if too short."""
+        hashes = shingle_hashes(normalize(text[:_HASH_KEEP]))
+        sig = _HASHER.signature_of_hashes(hashes)
+        if sig is None or sig.size < self.settings.min_shingles:
+            return None
+        return sig, frozenset(hashes.tolist())
+
+    def _matches(
+        self, state: ReturningComplainantState, sig: Signature, mine: frozenset[int], at: float | None = None
+    ) -> list[tuple[float, str, float]]:
+        """Watched removed complaints that a text repeats: (similarity, mention id, removed at).
+
+        ``sig`` and ``mine`` are the text's MinHash and shingle set (see :meth:`_signature`).
+
+        The LSH index and the MinHash estimates pick candidates; the best candidate of each
+        cluster (its members are near-duplicates of each other) is then compared exactly on
+        its stored text, so the thresholds mean what they say. With ``at``, only removals a
+        post at that time can be a comeback of count: before it, within the horizon.
+        """
+        s = self.settings
+        near = state.index.near(
+            sig,
+            jaccard=max(0.0, s.similarity - _J_SLACK),
+            containment=max(0.0, s.containment - _C_SLACK),
+            containment_min_size=s.containment_min_shingles,
+        )
+        if not near:
+            return []
+        best: dict[str, tuple[float, str, float, str]] = {}
+        for key, estimate in near:
+            cluster_key = state.members[key]
+            removed_at, removed_text = state.clusters[cluster_key].live[key]
+            # a copy posted before the removal is a double post; past the horizon it is history
+            if at is not None and not removed_at < at <= removed_at + self._horizon:
+                continue
+            if cluster_key not in best or estimate > best[cluster_key][0]:
+                best[cluster_key] = (estimate, key, removed_at, removed_text)
+        out = []
+        for _, key, removed_at, removed_text in best.values():
+            theirs = shingle_set(removed_text)
+            j, c = exact_similarity(mine, theirs)
+            if j >= s.similarity:
+                out.append((j, key, removed_at))
+            elif c >= s.containment and min(len(mine), len(theirs)) >= s.containment_min_shingles:
+                out.append((c, key, removed_at))
+        return out
+
+    def _removal(
+        self, state: ReturningComplainantState, mid: str, at: float, wm: float, brand: BrandView, alerts: list[Alert]
+    ) -> None:
+        if mid in state.members:
+            return  # redelivered, or hidden and then deleted: one removal
+        t = state.texts.get(mid)
+        if t is None:
+            if self.settings.max_pending and mid not in state.pending:
+                state.pending[mid] = [at, wm]
+                while len(state.pending) > self.settings.max_pending:
+                    state.pending.popitem(last=False)
+            return
+        hashed = self._signature(t.text)
+        if hashed is None:
+            return
+        sig, mine = hashed
+        # the same text removed before (a repost the brand removed too) joins that incident
+        cluster = None
+        for _, key, _ in sorted(self._matches(state, sig, mine), key=lambda x: -x[0]):
+            cluster = state.clusters.get(state.members[key])
+            if cluster is not None:
+                break
+        if cluster is None:
+            cluster = state.clusters.get(mid) or _Cluster(mid)
+            state.clusters[cluster.key] = cluster
+        if mid in cluster.return_ids:
+            cluster.removed_again += 1
+        # watched before indexing, so a capacity eviction from this same cluster cannot drop it
+        cluster.live[mid] = (at, t.text)
+        state.members[mid] = cluster.key
+        for gone in state.index.add(mid, sig, at):
+            self._unwatch(state, gone)
+        cluster.removed_count += 1
+        if len(cluster.removed) < _EVIDENCE_KEEP:
+            cluster.removed.append(_Seen(mid, t.platform, t.channel, t.author_id, t.url, t.text, t.negative, t.at, at))
+
+    def _unwatch(self, state: ReturningComplainantState, mid: str) -> None:
+        key = state.members.pop(mid, None)
+        cluster = state.clusters.get(key) if key is not None else None
+        if cluster is not None:
+            cluster.live.pop(mid, None)
+            if not cluster.live and (cluster.episode is None or not cluster.episode.is_open):
+                del state.clusters[cluster.key]
+
+    def _restored(self, state: ReturningComplainantState, mid: str) -> None:
+        state.pending.pop(mid, None)
+        if mid in state.members:
+            # visible again: a copy posted from now on is not a comeback of a removed complaint
+            state.index.remove(mid)
+            self._unwatch(state, mid)
+
+    def _check_return(
+        self, state: ReturningComplainantState, obs: Observation, brand: BrandView, alerts: list[Alert]
+    ) -> None:
+        m = obs.event.mention
+        hashed = self._signature(m.text)
+        if hashed is None:
+            return
+        at = m.occurred_at.timestamp()
+        best: tuple[float, str, float] | None = None
+        for match in self._matches(state, *hashed, at):
+            if best is None or match[0] > best[0]:
+                best = match
+        if best is None:
+            return
+        score, key, _ = best
+        cluster = state.clusters[state.members[key]]
+        if m.mention_id in cluster.return_ids:
+            return  # redelivered, or edited again: one return
+        if len(cluster.return_ids) < _ACCOUNTS_KEEP:
+            cluster.return_ids[m.mention_id] = None
+        if len(cluster.accounts) < _ACCOUNTS_KEEP:
+            cluster.accounts[m.author_id] = None
+        cluster.returns_count += 1
+        cluster.last_return = at if cluster.last_return is None else max(cluster.last_return, at)
+        cluster.best = max(cluster.best, score)
+        s = obs.event.sentiment
+        cluster.returns.append(
+            _Seen(
+                m.mention_id,
+                m.platform.value,
+                m.channel,
+                m.author_id,
+                m.url,
+                m.text[:500],
+                s.negative if s is not None else 1.0,
+                at,
+                score,
+            )
+        )
+        if len(cluster.returns) > _EVIDENCE_KEEP:
+            del cluster.returns[0]
+        first = cluster.removed[0]
+        episode, status = trigger(
+            cluster.episode,
+            now=_dt(at),
+            kind=_KIND,
+            brand=brand.name,
+            channel=first.channel,
+            platform=Platform(first.platform),
+            severity=Severity.CRITICAL,
+            level=float(len(cluster.accounts)),
+            policy=self._policy,
+        )
+        cluster.episode = episode
+        if status is not None:
+            alerts.append(self._alert(cluster, status, brand, self._message(cluster, brand)))
+        state.open[cluster.key] = None
+        while len(state.open) > self.settings.max_incidents:
+            oldest = state.clusters[next(iter(state.open))]
+            assert oldest.episode is not None
+            status = resolve_now(oldest.episode, now=_dt(at))
+            msg = (
+                f"{brand.name} has more than {self.settings.max_incidents} returning complaints open at once; "
+                "RepWatch closes the oldest to stay bounded. Treat them as one campaign and answer it publicly."
+            )
+            alerts.append(self._alert(oldest, status, brand, msg))
+            self._closed(state, oldest)
+
+    # --- housekeeping --------------------------------------------------------------------------------------
+
+    def _sweep(self, state: ReturningComplainantState, now: float, brand: BrandView, alerts: list[Alert]) -> None:
+        state.next_sweep = now + _SWEEP_S
+        for store, horizon in ((state.texts, now - self._memory), (state.brand_posts, now - self._memory)):
+            while store:
+                k, v = next(iter(store.items()))
+                if (v.kept if isinstance(v, _Text) else v) >= horizon:
+                    break
+                del store[k]
+        pending_horizon = now - self._pending_s
+        while state.pending:
+            k, (_, kept) = next(iter(state.pending.items()))
+            if kept >= pending_horizon:
+                break
+            del state.pending[k]
+        for gone in state.index.expire(now - self._horizon):
+            self._unwatch(state, gone)
+        # only open incidents have a timer; the rest of the clusters wait for their complaints to expire
+        for key in [k for k, _ in state.open.items() if now - (state.clusters[k].last_return or now) >= self._quiet]:
+            cluster = state.clusters[key]
+            ep = cluster.episode
+            assert ep is not None and cluster.last_return is not None
+            # calm since the last return, so the resolution time does not depend on sweep timing
+            ep.calm_since = ep.calm_since or _dt(cluster.last_return)
+            status = calm(ep, now=_dt(cluster.last_return + self._quiet), policy=self._policy)
+            if status is None:  # cannot happen with calm_since set above; keep the page closable
+                status = resolve_now(ep, now=_dt(now))
+            alerts.append(self._alert(cluster, status, brand, self._resolved_message(cluster)))
+            self._closed(state, cluster)
+
+    def _closed(self, state: ReturningComplainantState, cluster: _Cluster) -> None:
+        """Its incident just resolved: no timer any more, and no reason to stay without watched complaints."""
+        state.open.pop(cluster.key, None)
+        if not cluster.live:
+            del state.clusters[cluster.key]
+
+    # --- alerts --------------------------------------------------------------------------------------------
+
+    def _alert(self, cluster: _Cluster, status: AlertStatus, brand: BrandView, message: str) -> Alert:
+        ep = cluster.episode
+        assert ep is not None
+        removed = cluster.removed[: _EVIDENCE_KEEP // 2]
+        returns = cluster.returns[-(20 - len(removed)) :]
+        channels: dict[str, int] = {}
+        for r in cluster.returns:
+            channels[r.channel] = channels.get(r.channel, 0) + 1
+        top = dict(sorted(channels.items(), key=lambda kv: (-kv[1], kv[0]))[:5])
+        first = cluster.removed[0]
+        last_at = cluster.last_return if cluster.last_return is not None else first.when
+        evidence = AlertEvidence(
+            mention_ids=[r.mention_id for r in removed] + [r.mention_id for r in reversed(returns)],
+            counts={
+                "removed": cluster.removed_count,
+                "returned": cluster.returns_count,
+                "accounts": len(cluster.accounts),
+                "other_accounts": sum(1 for a in cluster.accounts if a not in {r.author_id for r in cluster.removed}),
+                "removed_again": cluster.removed_again,
+            },
+            mentions=[r.evidence("removed") for r in removed] + [r.evidence("returned") for r in reversed(returns)],
+            observed=float(cluster.returns_count),
+            expected=0.0,
+            score=round(cluster.best, 4),
+            baseline="removed_complaint",
+            top_channels=top,
+        )
+        alert = to_alert(
+            ep,
+            status,
+            window_start=_dt(min(first.when, last_at)),
+            window_end=_dt(max(first.when, last_at)),
+            evidence=evidence,
+            message=message,
+        )
+        # two clusters' first returns can share channel and time (one poll); the cluster key joins the id
+        return alert.model_copy(
+            update={"alert_id": alert_id(_KIND.value, ep.brand, f"{ep.channel}\x1f{cluster.key}", ep.started_at)}
+        )
+
+    def _message(self, cluster: _Cluster, brand: BrandView) -> str:
+        first = cluster.removed[0]
+        ret = cluster.returns[-1]
+        who = "the same account" if ret.author_id == first.author_id else f"another account ({ret.author_id})"
+        pct = math.floor(ret.when * 100)
+        accounts = len(cluster.accounts)
+        spread = f" It has now come back from {accounts} accounts." if accounts > 1 else ""
+        return (
+            f"A complaint {brand.name} removed from {first.channel} {_ago(ret.at - first.when)} ago is back on "
+            f"{ret.channel} from {who}, {pct}% the same text.{spread} Reply to it publicly now and do not remove it "
+            "again — this is how a public fuss starts."
+        )
+
+    def _resolved_message(self, cluster: _Cluster) -> str:
+        first = cluster.removed[0]
+        n, accounts = cluster.returns_count, len(cluster.accounts)
+        return (
+            f"No new return of the complaint removed from {first.channel} for {self.settings.quiet_hours:g} h "
+            f"({n} return{'' if n == 1 else 's'} from {accounts} account{'' if accounts == 1 else 's'} in all); "
+            "closing the incident. If it comes back again, reply publicly instead of removing it."
+        )
