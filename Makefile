@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.repwatch-installed
 PYTEST_ARGS ?=
 
-.PHONY: run test unit chaos setup kafka-jars model eval bench-sentiment broker-start broker-stop broker-status clean help
+.PHONY: run test unit chaos eval-alerts bench-alerting setup kafka-jars model eval bench-sentiment broker-start broker-stop broker-status clean help
 
 help:
 	@echo "make run     - start the whole pipeline (embedded Kafka, workers, synthetic incidents) with a live view"
@@ -16,6 +16,8 @@ help:
 	@echo "make model   - build the default multilingual sentiment model offline (done by run/test)"
 	@echo "make eval    - quality per language on the validation sets"
 	@echo "make bench-sentiment - engine throughput vs transformers.pipeline()"
+	@echo "make eval-alerts - detection quality per alert kind on simulated weeks with labelled incidents"
+	@echo "make bench-alerting - detector engine and alerting worker throughput, state restore time"
 
 $(STAMP): pyproject.toml constraints.txt
 	@deploy/dev/setup-venv.sh
@@ -42,6 +44,14 @@ eval: model
 # texts/s of the worker's engine vs transformers.pipeline() defaults, same model and texts.
 bench-sentiment: model
 	@$(PY) -m services.sentiment.bench $(BENCH_ARGS)
+
+# Caught incidents, detection delay (event time) and false alerts per brand-week, per kind,
+# on deterministic simulated scenarios (EVAL_ALERTS_ARGS="--seed 2 --weeks 1").
+eval-alerts: $(STAMP)
+	@$(PY) -m simulation.evaluate $(EVAL_ALERTS_ARGS)
+
+bench-alerting: kafka-jars
+	@$(PY) -m devtools.bench_alerting $(BENCH_ARGS)
 
 # pytest exits 5 when a selection collects no tests: report it, don't fail on it.
 test: kafka-jars model

@@ -1,0 +1,290 @@
+"""Named, deterministic simulated worlds with labelled incidents of every kind.
+
+A :class:`Scenario` is pure data (brands, incidents with their start times, the
+seed); :meth:`Scenario.run` builds a fresh :class:`~simulation.world.World`,
+plans every incident with a generator of its own and returns the labels and the
+lazy event stream. The same (name, seed, weeks) always gives the same labels and
+a byte-identical stream; nothing large is ever written to disk.
+
+``default``: four brands from ~0.02 to ~8 negatives a minute in four time
+zones, three weeks of normal traffic (``weeks`` shortens or lengthens it), and
+every incident kind staged several times at varied sizes: spikes of 3x..10x for
+big and small brands (brand-wide and in one channel), campaign surges,
+brand-side hides and deletes (answered first or not, influencer authors,
+restored later, actor unknown), paraphrased returning complaints from other
+accounts in en and ru, an author deleting their own praise (must not alert),
+SLA breaches, a removal pattern, and a channel gone silent for 8 days.
+Incidents of one brand are laid out one after another in slots after a
+warm-up, each at a local hour that suits it (spikes in the daytime, when the
+big brand is above 5 negatives a minute). A shorter run keeps the first part of
+each brand's programme; the programmes are ordered so that every kind is in it.
+
+``smoke``: two small brands, one day, one incident of each kind — for tests.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+
+from shared.brands import BrandsFile
+from shared.schemas import Actor, EventType, ScoredMention
+from simulation.incidents import Incident, Label
+from simulation.incidents.deleted_complaint import AuthorDeletesOwnPost, DeletedComplaint
+from simulation.incidents.deletion_bias import DeletionBias
+from simulation.incidents.negativity_spike import NegativitySpike
+from simulation.incidents.returning_complainant import ReturningComplainant
+from simulation.incidents.silent_community import SilentCommunity
+from simulation.incidents.unanswered_complaint import UnansweredComplaint
+from simulation.incidents.volume_surge import VolumeSurge
+from simulation.world import HOUR, BrandSpec, Happening, World
+
+__all__ = ["SCENARIOS", "Run", "Scenario", "build_scenario"]
+
+#: a Monday; US clocks change on 8 March 2026 and European ones on 29 March, so a
+#: three-week run crosses a DST switch in one brand's time zone
+DEFAULT_START = datetime(2026, 3, 2, tzinfo=timezone.utc)
+
+_M = timedelta(minutes=1)
+_H = timedelta(hours=1)
+_D = timedelta(days=1)
+
+
+@dataclass
+class Run:
+    """One pass over a scenario: its world, the incidents' scripts and the labels."""
+
+    world: World
+    scripts: list[list[Happening]]
+    labels: list[Label]
+
+    def stream(self) -> Iterator[ScoredMention]:
+        return self.world.stream(self.scripts)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    seed: int
+    start: datetime
+    duration: timedelta
+    brands: tuple[BrandSpec, ...]
+    #: incidents with their ``at`` already laid out
+    incidents: tuple[Incident, ...]
+    sla: timedelta = timedelta(minutes=60)
+    #: per-brand detector settings for the brands file (none by default: detectors' defaults)
+    detectors: dict[str, dict[str, dict[str, object]]] = field(default_factory=dict)
+
+    @property
+    def weeks(self) -> float:
+        return self.duration / timedelta(weeks=1)
+
+    @property
+    def brand_weeks(self) -> float:
+        """Brands x weeks of traffic: the denominator of false alerts per brand-week."""
+        return len(self.brands) * self.weeks
+
+    def world(self) -> World:
+        return World(self.brands, start=self.start, duration=self.duration, seed=self.seed, sla=self.sla)
+
+    def run(self) -> Run:
+        world = self.world()
+        scripts, labels = [], []
+        for i, inc in enumerate(self.incidents):
+            name = f"{inc.kind.value}#{i}"
+            rng = random.Random(f"{self.seed}/incident/{i}/{type(inc).__name__}/{inc.brand}")
+            plan = inc.plan(world, rng, name)
+            scripts.append([h for h in plan.sorted_happenings() if h.t < world.end])
+            labels.extend(plan.labels)
+        return Run(world, scripts, labels)
+
+    def labels(self) -> list[Label]:
+        return self.run().labels
+
+    def stream(self) -> Iterator[ScoredMention]:
+        return self.run().stream()
+
+    def brands_file(self) -> BrandsFile:
+        return self.world().brands_file(self.detectors)
+
+
+# --------------------------------------------------------------------------- laying incidents out
+
+
+def _lay_out(
+    world: World,
+    programme: dict[str, Sequence[Incident]],
+    rng: random.Random,
+    *,
+    warmup: timedelta,
+    tail: timedelta,
+) -> list[Incident]:
+    """Give every incident its start: a brand's incidents one per slot, in a local hour that suits it."""
+    out: list[Incident] = []
+    begin, stop = world.t_of(warmup), world.end - world.t_of(tail)
+    for brand, items in programme.items():
+        if not items:
+            continue
+        slot = (stop - begin) // len(items)
+        for i, inc in enumerate(items):
+            lo = begin + i * slot
+            hi = max(lo, lo + slot - world.t_of(inc.footprint()))
+            out.append(replace(inc, at=timedelta(microseconds=_start_in(world, brand, inc, lo, hi, rng))))
+    return out
+
+
+def _start_in(world: World, brand: str, inc: Incident, lo: int, hi: int, rng: random.Random) -> int:
+    hours = inc.preferred_hours()
+    first = lo + int(rng.random() * (hi - lo))
+    if hours is None:
+        return first
+    for _ in range(200):
+        t = lo + int(rng.random() * (hi - lo)) if hi > lo else lo
+        h, _ = world.local(brand, t)
+        if hours[0] <= h < hours[1]:
+            return t
+        if hi <= lo:  # no room to choose: walk forward to the next suitable hour
+            lo = hi = lo + HOUR // 4
+    return first
+
+
+def _take(items: Sequence[Incident], weeks: float, full_weeks: float = 3.0) -> list[Incident]:
+    """The first part of a programme, in proportion to the run's length."""
+    n = max(1, math.ceil(len(items) * min(1.0, weeks / full_weeks)))
+    return list(items[:n])
+
+
+# --------------------------------------------------------------------------- scenarios
+
+_0 = timedelta(0)
+
+
+def default(seed: int = 0, weeks: float = 3.0) -> Scenario:
+    if weeks <= 0:
+        raise ValueError("weeks must be > 0")
+    brands = (
+        BrandSpec("bigmart", 8.0, "Europe/Moscow", (("ru", 0.85), ("en", 0.15)), weekend=1.15, peak_hour=19.0),
+        BrandSpec("acme", 1.5, "Europe/Berlin", (("en", 0.6), ("ru", 0.4)), weekend=0.75, peak_hour=18.0),
+        BrandSpec("fjord", 0.2, "America/New_York", (("en", 1.0),), weekend=0.7, peak_hour=20.0),
+        BrandSpec("tinyshop", 0.02, "Asia/Novosibirsk", (("ru", 1.0),), weekend=1.0, peak_hour=17.0),
+    )
+    duration = timedelta(weeks=weeks)
+    # Each list is ordered so that its first third (what a one-week run keeps) holds, across
+    # the four brands, every kind of incident.
+    programme: dict[str, list[Incident]] = {
+        "bigmart": [
+            NegativitySpike("bigmart", _0, multiplier=3.0, duration=30 * _M),
+            DeletedComplaint("bigmart", _0, channel="vk:club_bigmart", how=EventType.HIDDEN, influencer=True),
+            UnansweredComplaint("bigmart", _0, channel="telegram:@bigmart_support", complaints=3, late_by=2 * _H),
+            ReturningComplainant("bigmart", _0, lang="ru", channel="vk:club_bigmart", style="comeback", gap=25 * _M),
+            AuthorDeletesOwnPost("bigmart", _0, channel="vk:club_bigmart", intent="positive", actor=Actor.AUTHOR),
+            NegativitySpike("bigmart", _0, multiplier=5.0, duration=20 * _M),
+            VolumeSurge("bigmart", _0, multiplier=3.0, duration=60 * _M),
+            DeletedComplaint("bigmart", _0, channel="telegram:@bigmart_support", how=EventType.DELETED,
+                             actor=None, replied_first=True, visible=25 * _M),
+            NegativitySpike("bigmart", _0, multiplier=10.0, duration=15 * _M),
+            UnansweredComplaint("bigmart", _0, channel="vk:club_bigmart", complaints=1, question=True,
+                                late_by=6 * _H),
+            ReturningComplainant("bigmart", _0, lang="en", channel="instagram:@bigmart", style="retold",
+                                 gap=2 * _D, other_channel=True),
+            NegativitySpike("bigmart", _0, multiplier=4.0, duration=30 * _M, channel="vk:club_bigmart"),
+            DeletedComplaint("bigmart", _0, channel="youtube:bigmart_official/{video}", how=EventType.HIDDEN,
+                             restore_after=12 * _M),
+            DeletedComplaint("bigmart", _0, channel="vk:club_bigmart", by_author=True, actor=Actor.AUTHOR,
+                             how=EventType.DELETED),
+        ],
+        "acme": [
+            NegativitySpike("acme", _0, multiplier=3.0, duration=60 * _M),
+            VolumeSurge("acme", _0, multiplier=4.0, duration=90 * _M),
+            ReturningComplainant("acme", _0, lang="en", channel="facebook:acmeofficial", style="comeback", gap=3 * _H),
+            DeletedComplaint("acme", _0, channel="facebook:acmeofficial", how=EventType.DELETED),
+            UnansweredComplaint("acme", _0, channel="facebook:acmeofficial", complaints=2, late_by=90 * _M),
+            NegativitySpike("acme", _0, multiplier=6.0, duration=30 * _M),
+            ReturningComplainant("acme", _0, lang="ru", channel="telegram:@acme_support", style="repost", gap=1 * _D),
+            AuthorDeletesOwnPost("acme", _0, channel="telegram:@acme_support", intent="neutral", actor=None),
+            NegativitySpike("acme", _0, multiplier=3.0, duration=60 * _M, channel="telegram:@acme_support"),
+            UnansweredComplaint("acme", _0, channel="vk:club_acme", lang="ru", complaints=4, late_by=None),
+            DeletedComplaint("acme", _0, channel="vk:club_acme", lang="ru", how=EventType.HIDDEN, actor=None),
+        ],
+        "fjord": [
+            NegativitySpike("fjord", _0, multiplier=5.0, duration=3 * _H),
+            DeletionBias("fjord", _0, channel="facebook:fjordofficial", duration=36 * _H, complaints=110,
+                         removed_share=0.9),
+            UnansweredComplaint("fjord", _0, channel="instagram:@fjord", complaints=1, late_by=3 * _H),
+            DeletedComplaint("fjord", _0, channel="instagram:@fjord", how=EventType.HIDDEN, influencer=True,
+                             replied_first=True),
+            NegativitySpike("fjord", _0, multiplier=10.0, duration=1 * _H),
+            ReturningComplainant("fjord", _0, lang="en", channel="instagram:@fjord", style="comeback", gap=4 * _D,
+                                 other_channel=True),
+            NegativitySpike("fjord", _0, multiplier=3.0, duration=6 * _H),
+            AuthorDeletesOwnPost("fjord", _0, channel="facebook:fjordofficial", intent="positive"),
+        ],
+        "tinyshop": [
+            NegativitySpike("tinyshop", _0, multiplier=10.0, duration=2 * _H),
+            ReturningComplainant("tinyshop", _0, lang="ru", channel="vk:club_tinyshop", style="comeback", gap=1 * _D),
+            DeletedComplaint("tinyshop", _0, channel="telegram:@tinyshop_support", how=EventType.DELETED),
+            UnansweredComplaint("tinyshop", _0, channel="vk:club_tinyshop", complaints=1, late_by=3 * _H),
+            NegativitySpike("tinyshop", _0, multiplier=3.0, duration=10 * _H),
+            DeletionBias("tinyshop", _0, channel="vk:club_tinyshop", duration=36 * _H, complaints=10,
+                         removed_share=0.9),
+            NegativitySpike("tinyshop", _0, multiplier=6.0, duration=4 * _H),
+        ],
+    }  # fmt: skip
+    world = World(brands, start=DEFAULT_START, duration=duration, seed=seed)
+    _fill_channels(world, programme)
+    rng = random.Random(f"{seed}/layout/default")
+    warmup = min(3 * _D, 0.3 * duration)
+    chosen = {b: _take(items, weeks) for b, items in programme.items()}
+    incidents = _lay_out(world, chosen, rng, warmup=warmup, tail=min(12 * _H, 0.05 * duration))
+    # the silence spans most of the run: it starts early (in a channel no other incident uses)
+    silence = SilentCommunity("acme", _0, channel="instagram:@acme", duration=8 * _D)
+    t_sil = world.t_of(min(warmup / 2, max(6 * _H, duration - 9 * _D)))
+    t_sil = _start_in(world, "acme", silence, t_sil, t_sil + world.t_of(12 * _H), rng)
+    incidents.append(replace(silence, at=timedelta(microseconds=t_sil)))
+    return Scenario("default", seed, DEFAULT_START, duration, brands, tuple(incidents))
+
+
+def smoke(seed: int = 0, weeks: float = 1 / 7) -> Scenario:
+    """Small and quick: two small brands, one incident of each kind, for tests."""
+    brands = (
+        BrandSpec("acme", 0.5, "Europe/Berlin", (("en", 0.6), ("ru", 0.4)), weekend=0.8),
+        BrandSpec("tinyshop", 0.05, "Asia/Novosibirsk", (("ru", 1.0),)),
+    )
+    duration = timedelta(weeks=weeks)
+    h = duration / 24  # one "hour" of a one-day run; longer runs stretch the layout
+    incidents: list[Incident] = [
+        NegativitySpike("acme", 12 * h, multiplier=6.0, duration=40 * _M),
+        DeletedComplaint("acme", 5 * h, channel="facebook:acmeofficial"),
+        AuthorDeletesOwnPost("acme", 5 * h + 20 * _M, channel="facebook:acmeofficial"),
+        ReturningComplainant("acme", 7 * h, lang="ru", channel="vk:club_acme", style="comeback", gap=40 * _M),
+        UnansweredComplaint("acme", 10 * h, channel="instagram:@acme", complaints=2, late_by=30 * _M),
+        VolumeSurge("acme", 16 * h, multiplier=3.0, duration=40 * _M),
+        DeletionBias("tinyshop", 4 * h, channel="vk:club_tinyshop", duration=6 * _H, complaints=6),
+        SilentCommunity("tinyshop", 2 * h, channel="telegram:@tinyshop_support", duration=8 * _D),
+    ]
+    return Scenario("smoke", seed, DEFAULT_START, duration, brands, tuple(incidents))
+
+
+def _fill_channels(world: World, programme: dict[str, list[Incident]]) -> None:
+    """Channel keys in the programme may use ``{video}``: the brand's official video id."""
+    for brand, items in programme.items():
+        for i, inc in enumerate(items):
+            key = getattr(inc, "channel", None)
+            if key and "{video}" in key:
+                prefix = key.split("{video}")[0]
+                match = next(c.key for c in world.channels(brand) if c.key.startswith(prefix))
+                items[i] = replace(inc, channel=match)  # type: ignore[call-arg]
+
+
+SCENARIOS: dict[str, Callable[..., Scenario]] = {"default": default, "smoke": smoke}
+
+
+def build_scenario(name: str = "default", *, seed: int = 0, weeks: float | None = None) -> Scenario:
+    try:
+        make = SCENARIOS[name]
+    except KeyError:
+        raise ValueError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}") from None
+    return make(seed) if weeks is None else make(seed, weeks)
