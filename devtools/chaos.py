@@ -96,7 +96,11 @@ class ChaosReport:
     unclean_exits: list[str] = field(default_factory=list)
     faults_done: list[str] = field(default_factory=list)
     alert_incidents: int = 0
+    #: incidents whose last alert is not a resolution (silent_community excluded: a
+    #: channel the brand abandoned stays silent at the end of the run, legitimately)
     alerts_never_resolved: int = 0
+    #: the same incident open twice at once under two alert_ids (kind, brand, channel)
+    incidents_refired: int = 0
     ingest_retries: int = 0
 
     @property
@@ -108,6 +112,8 @@ class ChaosReport:
             and self.garbage_not_dead_lettered == 0
             and not self.died_on_their_own
             and not self.unclean_exits
+            and self.alerts_never_resolved == 0
+            and self.incidents_refired == 0
         )
 
     def render(self) -> str:
@@ -124,8 +130,8 @@ class ChaosReport:
             + ", ".join(f"{r} {n}" for r, n in sorted(self.dead_letters_by_reason.items())),
             f"  workers that died on their own: {self.died_on_their_own or 0}; "
             f"unclean SIGTERM exits: {self.unclean_exits or 0}; ingest runs retried: {self.ingest_retries}",
-            f"  alert incidents: {self.alert_incidents}; never resolved: {self.alerts_never_resolved} "
-            "(reported, not gated: see the alerting issue)",
+            f"  alert incidents: {self.alert_incidents}; never resolved: {self.alerts_never_resolved}; "
+            f"fired again under another alert_id: {self.incidents_refired}",
         ]
         return "\n".join(lines)
 
@@ -186,6 +192,8 @@ class ChaosRun:
                 "REPWATCH_SESSION_TIMEOUT_MS": "6000",
                 "REPWATCH_POLL_TIMEOUT_MS": "200",
                 "REPWATCH_KAFKA_STARTUP_TIMEOUT_S": "60",
+                "REPWATCH_IDLE_DELAY_S": "5",
+                "REPWATCH_IDLE_EVERY_S": "1",
                 "REPWATCH_SENTIMENT_MODEL": self._model(),
                 "REPWATCH_SENTIMENT_CPU_THREADS": "1",
                 "OMP_NUM_THREADS": "1",
@@ -214,7 +222,9 @@ class ChaosRun:
     def _write_inputs(self) -> list[Path]:
         from services.ingest.synthetic import SyntheticMentionStream
 
-        start = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+        # Weeks before any wall time the suite runs at: once the input is in, the idle
+        # policy moves every quiet brand to the present, so every incident must resolve.
+        start = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
         stream = SyntheticMentionStream(seed=self.cfg.seed, start=start, rate_per_s=20.0, brands=BRANDS)
         chunks = 30 if not self.cfg.short else 10
         per_chunk = max(1, self.cfg.mentions // chunks)
@@ -377,6 +387,19 @@ class ChaosRun:
             self._log(f"waiting for {missing} mentions to be scored")
             time.sleep(5)
 
+    def _wait_alerts_settle(self, quiet_s: float, timeout_s: float) -> None:
+        """Until the alerts topic has not grown for ``quiet_s``: the idle policy has
+        moved every brand to the present and resolved what resolves."""
+        deadline = time.monotonic() + timeout_s
+        seen, since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            n = len(read_topic(self.bootstrap, PREFIX + "alerts"))
+            if n != seen:
+                seen, since = n, time.monotonic()
+            elif time.monotonic() - since >= quiet_s:
+                return
+            time.sleep(3)
+
     def _audit(self) -> None:
         from shared.schemas import Alert, DeadLetter
 
@@ -402,11 +425,45 @@ class ChaosRun:
             "alerts": len(parsed_alerts) - len({(a.alert_id, a.status, a.sequence) for a in parsed_alerts}),
             "deadletter": len(keys) - len(set(keys)),
         }
-        last: dict[str, str] = {}
-        for a in parsed_alerts:
-            last[a.alert_id] = a.status.value
-        self.report.alert_incidents = len(last)
-        self.report.alerts_never_resolved = sum(1 for s in last.values() if s != "resolved")
+        self._audit_incidents(parsed_alerts)
+
+    def _audit_incidents(self, alerts: list) -> None:
+        from shared.schemas import AlertKind, AlertStatus
+
+        first: dict[str, object] = {}
+        last: dict[str, object] = {}
+        for a in alerts:
+            first.setdefault(a.alert_id, a)
+            if a.alert_id not in last or a.sequence >= last[a.alert_id].sequence:
+                last[a.alert_id] = a
+        self.report.alert_incidents = len(first)
+        self.report.alerts_never_resolved = sum(
+            1
+            for a in last.values()
+            if a.status is not AlertStatus.RESOLVED and a.kind is not AlertKind.SILENT_COMMUNITY
+        )
+        # Episode kinds have one incident per (kind, brand, channel) at a time: two whose
+        # event-time spans overlap are the same incident fired twice (state lost in a crash).
+        episodic = {
+            AlertKind.NEGATIVITY_SPIKE,
+            AlertKind.VOLUME_SURGE,
+            AlertKind.UNANSWERED_COMPLAINT,
+            AlertKind.SILENT_COMMUNITY,
+            AlertKind.DELETION_BIAS,
+        }
+        spans: dict[tuple, list[tuple]] = collections.defaultdict(list)
+        for aid, a in first.items():
+            if a.kind not in episodic:
+                continue
+            end = last[aid].window_end if last[aid].status is AlertStatus.RESOLVED else datetime.max.replace(tzinfo=UTC)
+            spans[(a.kind, a.brand, a.channel)].append((a.started_at or a.window_end, end, aid))
+        refired = 0
+        for items in spans.values():
+            items.sort()
+            for (_, end, _), (start, _, _) in zip(items, items[1:], strict=False):
+                if start < end:
+                    refired += 1
+        self.report.incidents_refired = refired
 
     # -- the run
 
@@ -438,7 +495,7 @@ class ChaosRun:
             self._garbage(10)
             fed.wait(cfg.duration_s * 4 + 300)
             self._wait_scored(240)
-            time.sleep(5)  # the alerting worker's last batch
+            self._wait_alerts_settle(quiet_s=20, timeout_s=240)
             self.stop_monitor.set()
             monitor.join(5)
             with self.lock:
