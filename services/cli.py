@@ -36,28 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="repwatch", description="RepWatch reputation-monitoring pipeline")
     sub = p.add_subparsers(dest="command", required=True)
 
-    ingest = sub.add_parser("ingest", help="send mentions to mentions.raw")
-    isub = ingest.add_subparsers(dest="source", required=True)
-    f = isub.add_parser("file", help="a JSONL or CSV export of mention events")
-    f.add_argument("path", type=Path)
-    f.add_argument("--format", choices=["jsonl", "csv"], help="default: from the file suffix")
-    f.add_argument("--rate", type=float, help="at most this many events per second")
-    f.add_argument("--speed", type=float, help="replay event time this many times faster (1 = real time)")
-    f.add_argument("--limit", type=int, help="stop after this many records")
-    s = isub.add_parser("synthetic", help="a seeded, believable multilingual mention stream")
-    s.add_argument("--seed", type=int, default=42)
-    s.add_argument("--rate", type=float, default=5.0, help="background mentions per second (event time)")
-    s.add_argument("--brand", action="append", dest="brands", help="brand name (repeatable; default acme)")
-    s.add_argument("--incident", action="append", default=[], help="e.g. negativity-spike@+2m, deleted-complaint@+3m")
-    s.add_argument("--duration", type=_duration, help="event-time length of the stream (default: endless)")
-    s.add_argument("--speed", type=float, default=1.0, help="event time per wall second (0 = as fast as possible)")
-    s.add_argument("--limit", type=int, help="stop after this many records")
-    s.add_argument(
-        "--start",
-        type=_timestamp,
-        help="event time of the stream's start, ISO 8601 with zone "
-        "(default: now); with --seed it makes a replay produce identical event ids",
-    )
+    from services.ingest.main import add_arguments as add_ingest_arguments
+
+    add_ingest_arguments(sub.add_parser("ingest", help="send mentions to mentions.raw"))
 
     sub.add_parser("sentiment", help="run the sentiment worker (mentions.raw -> mentions.scored)")
     sub.add_parser("alerting", help="run the alerting worker (mentions.scored -> alerts)")
@@ -102,23 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         exit_cleanly_on_early_signals()  # until the worker installs its own handlers
     if args.command == "ingest":
-        from services.ingest.main import run_file, run_synthetic
-        from services.ingest.settings import IngestSettings
+        from services.ingest.main import run_args
 
-        settings = IngestSettings()
-        if args.source == "file":
-            return run_file(settings, args.path, args.format, args.rate, args.speed, args.limit)
-        return run_synthetic(
-            settings,
-            seed=args.seed,
-            rate=args.rate,
-            brands=args.brands or ["acme"],
-            incidents=args.incident,
-            duration=args.duration,
-            speed=args.speed,
-            limit=args.limit,
-            start=args.start,
-        )
+        return run_args(args)
     if args.command == "sentiment":
         from services.sentiment.main import main as sentiment_main
 

@@ -144,6 +144,37 @@ def run_consuming_worker(
     return 0
 
 
+class SourceFailed(RuntimeError):
+    """A producing worker's source could not be read further (what was read was sent)."""
+
+
+def run_producing_worker(ctx: WorkerContext, settings: WorkerSettings, produce: Callable[[Producer], int]) -> int:
+    """Run ``produce(producer)`` (ingest, webhook receivers, pollers) with the same
+    start-up, readiness, exit codes and shutdown as the consuming workers."""
+    try:
+        ensure_topics(settings)
+        producer = Producer(settings, ctx.transport_metrics, client_id=f"repwatch-{ctx.name}")
+    except KafkaUnavailable as exc:
+        ctx.metrics_server.stop()
+        return kafka_unavailable(ctx.name, exc, settings)
+    except KafkaError as exc:
+        ctx.metrics_server.stop()
+        return kafka_unavailable(ctx.name, KafkaUnavailable(repr(exc)), settings)
+    ctx.health.set_ready(True, "sending")
+    try:
+        n = produce(producer)
+    except (DeliveryFailed, KafkaError) as exc:
+        return fail(f"{ctx.name}: {exc}", EXIT_DELIVERY_FAILED)
+    except SourceFailed as exc:
+        return fail(f"{ctx.name}: {exc}", 1)
+    finally:
+        ctx.health.set_ready(False, "stopping")
+        producer.close()
+        ctx.metrics_server.stop()
+    log.info("%s: %d records sent", ctx.name, n)
+    return 0
+
+
 def main_guard(fn: Callable[[], int]) -> int:
     """Run a worker main, turning Ctrl-C during start-up into a quiet exit."""
     try:

@@ -318,6 +318,33 @@ class DeadLetter(_Record):
     def original(self) -> bytes:
         return base64.b64decode(self.original_b64)
 
+    @classmethod
+    def build(
+        cls,
+        *,
+        reason: str,
+        error: str,
+        source_topic: str,
+        original: bytes,
+        worker: str,
+        failed_at: datetime,
+        source_partition: int | None = None,
+        source_offset: int | None = None,
+        source_key: bytes | None = None,
+    ) -> DeadLetter:
+        """The one constructor: every dead letter (topic record, file line, webhook body)."""
+        return cls(
+            reason=reason,
+            error=error[:2000],
+            source_topic=source_topic,
+            source_partition=source_partition,
+            source_offset=source_offset,
+            source_key_b64=base64.b64encode(source_key).decode() if source_key is not None else None,
+            worker=worker,
+            failed_at=failed_at,
+            **dead_letter_payload(original),
+        )
+
 
 #: how much of a failed record's bytes a dead letter keeps
 DEAD_LETTER_MAX_ORIGINAL = 64 * 1024

@@ -43,7 +43,8 @@ from services.alerting.engine import AlertEngine, FutureEvent, IdlePolicy
 from shared.schemas import Alert, AlertKind, AlertStatus, InvalidRecord, MentionEvent, ScoredMention, decode
 
 #: how far the newest event time must move before quiet brands are advanced again
-IDLE_STEP = timedelta(minutes=1)
+#: (the worker's idle tick, REPWATCH_IDLE_EVERY_S, in event time)
+IDLE_STEP = timedelta(seconds=5)
 #: after the input ends, time moves in ``idle_step`` steps this long, then hourly
 DRAIN_FINE = timedelta(hours=6)
 DRAIN_COARSE_STEP = timedelta(hours=1)

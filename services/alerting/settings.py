@@ -24,9 +24,10 @@ class AlertingSettings(WorkerSettings):
     #: idle policy: a brand with no event for this long (wall time) on a caught-up
     #: partition has its clock moved to wall time minus this, so SLA and silence
     #: timers fire and quiet incidents resolve; the slack is for events in flight
-    idle_delay_s: float = Field(default=120.0, ge=0)
-    #: how often (wall seconds) the idle policy looks at quiet brands
-    idle_every_s: float = Field(default=10.0, gt=0)
+    idle_delay_s: float = Field(default=30.0, ge=0)
+    #: how often (wall seconds) the idle policy looks at quiet brands; with the delay it
+    #: bounds how late an SLA or silence timer of a quiet brand fires (~35 s by default)
+    idle_every_s: float = Field(default=5.0, gt=0)
     #: a changed brand's state is written to alerting.state at most this often (wall
     #: seconds; at once when it raised an alert). Offsets are committed only up to the
     #: first event no snapshot holds, so a crash replays, never loses; a longer interval

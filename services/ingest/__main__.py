@@ -6,6 +6,6 @@ from shared.startup import exit_cleanly_on_early_signals
 
 exit_cleanly_on_early_signals()
 
-from services.cli import main  # noqa: E402
+from services.ingest.main import main  # noqa: E402
 
-sys.exit(main(["ingest", *sys.argv[1:]]))
+sys.exit(main())

@@ -6,26 +6,20 @@ never stop the run.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-
-from kafka.errors import KafkaError
 
 from services.ingest.pacing import Pacer
 from services.ingest.settings import IngestSettings
 from services.ingest.sources import InvalidLine, ParsedLine, detect_format, read_file
-from shared.kafka.transport import DeliveryFailed, KafkaUnavailable, Outgoing, Producer, ensure_topics
-from shared.runtime import (
-    EXIT_DELIVERY_FAILED,
-    WorkerContext,
-    fail,
-    kafka_unavailable,
-    start_context,
-)
-from shared.schemas import DeadLetter, MentionEvent, dead_letter_payload
+from shared.durations import parse_duration
+from shared.kafka.transport import Outgoing, Producer
+from shared.runtime import SourceFailed, WorkerContext, fail, main_guard, run_producing_worker, start_context
+from shared.schemas import DeadLetter, MentionEvent
 
 log = logging.getLogger(__name__)
 
@@ -39,21 +33,17 @@ def to_outgoing(item: ParsedLine, settings: IngestSettings, source: str, ctx: Wo
     if isinstance(item, InvalidLine):
         ctx.transport_metrics.count_dead_letter(item.error.reason)
         log.warning("%s line %d dead-lettered: %s", source, item.line_no, item.error)
-        dl = DeadLetter(
+        dl = DeadLetter.build(
             reason=item.error.reason,
-            error=item.error.detail[:2000],
+            error=item.error.detail,
             source_topic=source,
             source_offset=item.line_no,
+            original=item.raw,
             worker=ctx.name,
             failed_at=_utcnow(),
-            **dead_letter_payload(item.raw),
         )
         return Outgoing(topics.deadletter, None, dl.to_bytes())
     return Outgoing(topics.raw, item.brand.encode("utf-8"), item.to_bytes())
-
-
-class SourceFailed(RuntimeError):
-    """The source could not be read further; what was read before was sent."""
 
 
 def pump(
@@ -102,25 +92,14 @@ def pump(
 
 def _run(settings: IngestSettings, items: Iterable[ParsedLine], source: str, pacer: Pacer, limit: int | None) -> int:
     ctx = start_context("ingest", settings)
-    try:
-        ensure_topics(settings)
-        producer = Producer(settings, ctx.transport_metrics, client_id="repwatch-ingest")
-    except KafkaUnavailable as exc:
-        ctx.metrics_server.stop()
-        return kafka_unavailable(ctx.name, exc, settings)
-    ctx.health.set_ready(True, "sending")
     started = time.monotonic()
-    try:
+
+    def produce(producer: Producer) -> int:
         n = pump(items, producer, settings, ctx, source, pacer, limit)
-    except (DeliveryFailed, KafkaError) as exc:
-        return fail(f"ingest: {exc}", EXIT_DELIVERY_FAILED)
-    except SourceFailed as exc:
-        return fail(f"ingest: {exc}", 1)
-    finally:
-        producer.close()
-        ctx.metrics_server.stop()
-    log.info("ingest: %d records from %s in %.1fs", n, source, time.monotonic() - started)
-    return 0
+        log.info("ingest: %d records from %s in %.1fs", n, source, time.monotonic() - started)
+        return n
+
+    return run_producing_worker(ctx, settings, produce)
 
 
 def run_file(
@@ -169,3 +148,68 @@ def run_synthetic(
     )
     pacer = Pacer(rate=None, speed=speed, clock=time.monotonic)
     return _run(settings, stream, f"synthetic:seed={seed}", pacer, limit)
+
+
+def _duration_arg(text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _timestamp_arg(text: str) -> datetime:
+    try:
+        ts = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if ts.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no timezone (add Z or +03:00)")
+    return ts
+
+
+def add_arguments(ingest: argparse.ArgumentParser) -> None:
+    """``ingest file …`` and ``ingest synthetic …`` (used by ``repwatch ingest`` too)."""
+    isub = ingest.add_subparsers(dest="source", required=True)
+    f = isub.add_parser("file", help="a JSONL or CSV export of mention events")
+    f.add_argument("path", type=Path)
+    f.add_argument("--format", choices=["jsonl", "csv"], help="default: from the file suffix")
+    f.add_argument("--rate", type=float, help="at most this many events per second")
+    f.add_argument("--speed", type=float, help="replay event time this many times faster (1 = real time)")
+    f.add_argument("--limit", type=int, help="stop after this many records")
+    s = isub.add_parser("synthetic", help="a seeded, believable multilingual mention stream")
+    s.add_argument("--seed", type=int, default=42)
+    s.add_argument("--rate", type=float, default=5.0, help="background mentions per second (event time)")
+    s.add_argument("--brand", action="append", dest="brands", help="brand name (repeatable; default acme)")
+    s.add_argument("--incident", action="append", default=[], help="e.g. negativity-spike@+2m, deleted-complaint@+3m")
+    s.add_argument("--duration", type=_duration_arg, help="event-time length of the stream (default: endless)")
+    s.add_argument("--speed", type=float, default=1.0, help="event time per wall second (0 = as fast as possible)")
+    s.add_argument("--limit", type=int, help="stop after this many records")
+    s.add_argument(
+        "--start",
+        type=_timestamp_arg,
+        help="event time of the stream's start, ISO 8601 with zone "
+        "(default: now); with --seed it makes a replay produce identical event ids",
+    )
+
+
+def run_args(args: argparse.Namespace) -> int:
+    settings = IngestSettings()
+    if args.source == "file":
+        return run_file(settings, args.path, args.format, args.rate, args.speed, args.limit)
+    return run_synthetic(
+        settings,
+        seed=args.seed,
+        rate=args.rate,
+        brands=args.brands or ["acme"],
+        incidents=args.incident,
+        duration=args.duration,
+        speed=args.speed,
+        limit=args.limit,
+        start=args.start,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.ingest", description="send mentions to mentions.raw")
+    add_arguments(parser)
+    return main_guard(lambda: run_args(parser.parse_args(argv)))

@@ -12,7 +12,6 @@ and its original bytes; the rest of its batch carries on.
 
 from __future__ import annotations
 
-import base64
 import logging
 import threading
 import time
@@ -35,7 +34,7 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from shared.config import WorkerSettings
 from shared.metrics import Health, TransportMetrics
-from shared.schemas import DeadLetter, InvalidRecord, dead_letter_payload, decode
+from shared.schemas import DeadLetter, InvalidRecord, decode
 
 log = logging.getLogger(__name__)
 
@@ -109,16 +108,16 @@ class BatchResult:
 
 def dead_letter(record: Record, reason: str, error: str, worker: str) -> DeadLetter:
     """A dead-letter entry that keeps everything needed to inspect or replay the record."""
-    return DeadLetter(
+    return DeadLetter.build(
         reason=reason,
-        error=error[:2000],
+        error=error,
         source_topic=record.topic,
         source_partition=record.partition,
         source_offset=record.offset,
-        source_key_b64=base64.b64encode(record.key).decode() if record.key is not None else None,
+        source_key=record.key,
+        original=record.value or b"",
         worker=worker,
         failed_at=datetime.now(timezone.utc),
-        **dead_letter_payload(record.value or b""),
     )
 
 

@@ -92,7 +92,9 @@ def test_idle_advances_only_when_the_newest_event_moved_a_step():
             return self.inner.advance_all(now, skip=skip)
 
     events = [pos(i, at=T0 + timedelta(seconds=10 * i)) for i in range(60)]  # 10 minutes, one every 10 s
-    list(run_backtest(events, Counting(fake_engine()), IdlePolicy(), drain=timedelta(0)))  # type: ignore[arg-type]
+    list(
+        run_backtest(events, Counting(fake_engine()), IdlePolicy(), drain=timedelta(0), idle_step=minutes(1))  # type: ignore[arg-type]
+    )
     assert len(calls) == 10
     assert calls[0] == T0 - minutes(2) and calls[1] == T0 + minutes(1) - minutes(2)
 
