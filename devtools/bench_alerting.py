@@ -78,10 +78,10 @@ def bench_worker(events: list) -> float:
     from kafka import KafkaConsumer, KafkaProducer
     from kafka.structs import TopicPartition
 
+    from devtools.embedded_kafka import EmbeddedKafka
+    from devtools.procs import spawn, stop_process
     from shared.config import WorkerSettings
-    from shared.kafka.embedded import EmbeddedKafka
     from shared.kafka.transport import ensure_topics
-    from shared.procs import spawn, stop_process
 
     work = Path(tempfile.mkdtemp(prefix="repwatch-bench-alerting-"))
     broker = EmbeddedKafka(work / "kafka", heap="512m").start()

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from shared.procs import spawn, stop_process
+from devtools.procs import spawn, stop_process
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PREFIX = "chaos."
@@ -92,6 +92,8 @@ class ChaosReport:
     bad_inputs_not_dead_lettered: int = 0
     garbage: int = 0
     garbage_not_dead_lettered: int = 0
+    #: "topic:partition@offset kind" of each garbage record with no dead letter
+    garbage_missing: list[str] = field(default_factory=list)
     died_on_their_own: list[str] = field(default_factory=list)
     unclean_exits: list[str] = field(default_factory=list)
     faults_done: list[str] = field(default_factory=list)
@@ -133,6 +135,8 @@ class ChaosReport:
             f"  alert incidents: {self.alert_incidents}; never resolved: {self.alerts_never_resolved}; "
             f"fired again under another alert_id: {self.incidents_refired}",
         ]
+        if self.garbage_missing:
+            lines.append("  garbage with no dead letter: " + ", ".join(self.garbage_missing[:20]))
         return "\n".join(lines)
 
 
@@ -151,6 +155,7 @@ class ChaosRun:
         self.valid_ids: set[str] = set()
         self.bad_lines: list[tuple[str, int]] = []  # (source, line number)
         self.garbage_offsets: set[tuple[str, int, int]] = set()
+        self.garbage_kinds: dict[tuple[str, int, int], str] = {}
 
     # -- set-up
 
@@ -158,7 +163,7 @@ class ChaosRun:
         self.cfg.log(f"[chaos {self.cfg.seed}] {msg}")
 
     def _start_broker(self) -> None:
-        from shared.kafka.embedded import EmbeddedKafka
+        from devtools.embedded_kafka import EmbeddedKafka
 
         self.broker = EmbeddedKafka(self.workdir / "kafka", heap="512m")
         self.broker.start()
@@ -294,11 +299,12 @@ class ChaosRun:
                 "empty_object": b"{}",
             }[kind]
             topic = self.rng.choice(topics)
-            futures.append(producer.send(topic, key=self.rng.choice(BRANDS).encode(), value=value))
+            futures.append((kind, producer.send(topic, key=self.rng.choice(BRANDS).encode(), value=value)))
         producer.flush(60)
-        for f in futures:
+        for kind, f in futures:
             md = f.get(timeout=30)
             self.garbage_offsets.add((md.topic, md.partition, md.offset))
+            self.garbage_kinds[(md.topic, md.partition, md.offset)] = kind
         producer.close()
         self.report.garbage = len(self.garbage_offsets)
 
@@ -387,6 +393,45 @@ class ChaosRun:
             self._log(f"waiting for {missing} mentions to be scored")
             time.sleep(5)
 
+    def _wait_drained(self, timeout_s: float) -> None:
+        """Until both worker groups have committed up to the end of what they consume.
+
+        Waiting on the valid mentions alone is not enough: garbage sent after the last
+        fault sits on partitions whose new owner may still be joining (a SIGKILLed
+        member's partitions move only after its session times out, and a broker
+        restart restarts that clock). A group whose commits reach the end of its
+        input has dead-lettered every record in it.
+        """
+        from kafka import KafkaAdminClient, KafkaConsumer
+        from kafka.structs import TopicPartition
+
+        groups = {
+            PREFIX + "repwatch-sentiment": PREFIX + "mentions.raw",
+            PREFIX + "repwatch-alerting": PREFIX + "mentions.scored",
+        }
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap)
+        probe = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False)
+        deadline = time.monotonic() + timeout_s
+        try:
+            while True:
+                behind = {}
+                for group, topic in groups.items():
+                    tps = [TopicPartition(topic, p) for p in sorted(probe.partitions_for_topic(topic) or ())]
+                    ends = probe.end_offsets(tps)
+                    committed = admin.list_consumer_group_offsets(group)
+                    lag = sum(max(0, ends[tp] - (committed[tp].offset if tp in committed else 0)) for tp in tps)
+                    if lag:
+                        behind[group] = lag
+                if not behind or time.monotonic() > deadline:
+                    if behind:
+                        self._log(f"groups still behind after {timeout_s:.0f}s: {behind}")
+                    return
+                self._log(f"waiting for the groups to drain: {behind}")
+                time.sleep(3)
+        finally:
+            probe.close()
+            admin.close()
+
     def _wait_alerts_settle(self, quiet_s: float, timeout_s: float) -> None:
         """Until the alerts topic has not grown for ``quiet_s``: the idle policy has
         moved every brand to the present and resolved what resolves."""
@@ -416,7 +461,9 @@ class ChaosRun:
         lettered_lines = {(d.source_topic, d.source_offset) for d in letters}
         self.report.bad_inputs_not_dead_lettered = sum(1 for b in self.bad_lines if b not in lettered_lines)
         lettered_records = {(d.source_topic, d.source_partition, d.source_offset) for d in letters}
-        self.report.garbage_not_dead_lettered = len(self.garbage_offsets - lettered_records)
+        missing = sorted(self.garbage_offsets - lettered_records)
+        self.report.garbage_not_dead_lettered = len(missing)
+        self.report.garbage_missing = [f"{t}:{p}@{o} {self.garbage_kinds.get((t, p, o), '?')}" for t, p, o in missing]
         keys = [(d.source_topic, d.source_partition, d.source_offset, d.reason) for d in letters]
         parsed_alerts = [Alert.model_validate_json(r.value) for r in alerts]
         self.report.duplicates = {
@@ -495,6 +542,7 @@ class ChaosRun:
             self._garbage(10)
             fed.wait(cfg.duration_s * 4 + 300)
             self._wait_scored(240)
+            self._wait_drained(240)
             self._wait_alerts_settle(quiet_s=20, timeout_s=240)
             self.stop_monitor.set()
             monitor.join(5)

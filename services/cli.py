@@ -99,11 +99,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "backtest":
         return _backtest(args)
     if args.command == "broker":
-        from shared.kafka.embedded import cli as broker_cli
+        from devtools.embedded_kafka import cli as broker_cli
 
         return broker_cli([args.action])
     if args.command == "demo":
-        from services.demo import run_demo
+        from devtools.demo import run_demo
 
         return run_demo(duration=args.duration, rate=args.rate, seed=args.seed)
     raise AssertionError(args.command)

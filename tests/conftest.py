@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from devtools.procs import spawn, stop_process
 from shared.config import TopicNames, WorkerSettings
 from shared.kafka.transport import ensure_topics
-from shared.procs import spawn, stop_process
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,7 +32,7 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if external:
         yield external
         return
-    from shared.kafka.embedded import EmbeddedKafka
+    from devtools.embedded_kafka import EmbeddedKafka
 
     broker = EmbeddedKafka(tmp_path_factory.mktemp("kafka"))
     broker.start()

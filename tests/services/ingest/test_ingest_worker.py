@@ -52,7 +52,7 @@ def test_file_ingest_sends_good_lines_and_dead_letters_bad_ones(pipeline, tmp_pa
 
 
 def test_unreachable_kafka_exits_with_a_clear_message(tmp_path):
-    from shared.procs import free_ports
+    from devtools.procs import free_ports
 
     (port,) = free_ports(1)
     path = tmp_path / "x.jsonl"

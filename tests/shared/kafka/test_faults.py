@@ -132,7 +132,7 @@ def test_scaling_out_and_in_repeatedly_loses_nothing_and_kills_nobody(pipeline):
 @pytest.fixture
 def private_broker(tmp_path: Path):
     """A broker of this test's own, since the test stops and restarts it."""
-    from shared.kafka.embedded import EmbeddedKafka
+    from devtools.embedded_kafka import EmbeddedKafka
 
     broker = EmbeddedKafka(tmp_path / "broker", heap="256m")
     broker.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry
 
+from devtools.procs import free_ports
 from shared.config import WorkerSettings
 from shared.kafka.transport import (
     BatchConsumer,
@@ -16,7 +17,6 @@ from shared.kafka.transport import (
     ensure_topics,
 )
 from shared.metrics import Health, TransportMetrics
-from shared.procs import free_ports
 from shared.schemas import DeadLetter
 from tests.kafka_io import produce, read_topic
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from shared.procs import free_ports, spawn, stop_process
+from devtools.procs import free_ports, spawn, stop_process
 from shared.schemas import AlertKind
 
 INCIDENTS = ("negativity-spike@+45s", "deleted-complaint@+90s", "negativity-spike@+5m:globex")
@@ -101,7 +101,7 @@ class Demo:
         print(f"{BOLD}repwatch demo:{RESET} {msg}", flush=True)
 
     def start(self) -> None:
-        from shared.kafka.embedded import EmbeddedKafka
+        from devtools.embedded_kafka import EmbeddedKafka
 
         if self.bootstrap:
             self.say(f"using external Kafka at {self.bootstrap}")

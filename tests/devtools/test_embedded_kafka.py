@@ -1,4 +1,4 @@
-"""Integration tests for the embedded Kafka broker (shared/kafka/embedded.py).
+"""Integration tests for the embedded Kafka broker (devtools/embedded_kafka.py).
 
 These start the real Apache Kafka JVM (jars fetched once by Maven into the user
 cache), so they need Java 17+ and, on the very first run, Maven Central. Each test
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
-from shared.kafka.embedded import (
+from devtools.embedded_kafka import (
     PID_FILE_NAME,
     STATE_FILE_NAME,
     EmbeddedKafka,
@@ -169,7 +169,7 @@ def test_jvm_dies_when_python_parent_is_sigkilled(tmp_path: Path) -> None:
         import sys, time
         from pathlib import Path
         sys.path.insert(0, {str(REPO_ROOT)!r})
-        from shared.kafka.embedded import EmbeddedKafka
+        from devtools.embedded_kafka import EmbeddedKafka
         broker = EmbeddedKafka(Path({str(tmp_path / "broker")!r}), heap="256m").start()
         print(broker.pid, flush=True)
         time.sleep(600)
