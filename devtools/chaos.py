@@ -403,6 +403,7 @@ class ChaosRun:
         input has dead-lettered every record in it.
         """
         from kafka import KafkaAdminClient, KafkaConsumer
+        from kafka.errors import KafkaError
         from kafka.structs import TopicPartition
 
         groups = {
@@ -414,12 +415,18 @@ class ChaosRun:
         deadline = time.monotonic() + timeout_s
         try:
             while True:
-                behind = {}
+                behind: dict[str, int | str] = {}
                 for group, topic in groups.items():
                     tps = [TopicPartition(topic, p) for p in sorted(probe.partitions_for_topic(topic) or ())]
-                    ends = probe.end_offsets(tps)
-                    committed = admin.list_consumer_group_offsets(group)
-                    lag = sum(max(0, ends[tp] - (committed[tp].offset if tp in committed else 0)) for tp in tps)
+                    try:
+                        ends = probe.end_offsets(tps)
+                        committed = admin.list_group_offsets({group: tps}).get(group, {})
+                    except KafkaError as exc:  # the broker is still settling after an outage
+                        behind[group] = type(exc).__name__
+                        continue
+                    # a partition never committed to reads -1 (or is absent): nothing consumed yet
+                    done = {tp: max(0, committed[tp].offset) for tp in tps if tp in committed}
+                    lag = sum(max(0, ends[tp] - done.get(tp, 0)) for tp in tps)
                     if lag:
                         behind[group] = lag
                 if not behind or time.monotonic() > deadline:

@@ -2,9 +2,8 @@
 
 Every metric lives in a registry the worker creates and passes around (no
 default global registry), so tests can build as many workers as they like in
-one process. Naming follows Prometheus conventions: ``repwatch_`` prefix,
-``_total`` counters, base units, histograms rather than summaries, and no
-per-mention or per-user labels.
+one process. The metrics themselves are declared once, in
+:mod:`shared.metric_defs`.
 """
 
 from __future__ import annotations
@@ -15,54 +14,20 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-# Batches are sub-second normally; the long tail matters when a model stalls.
-BATCH_SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+from shared import metric_defs as M
 
 
 class TransportMetrics:
     """What the Kafka transport counts for any worker."""
 
     def __init__(self, registry: CollectorRegistry, worker: str) -> None:
-        self.consumed = Counter(
-            "repwatch_records_consumed_total",
-            "Records read from Kafka",
-            ["worker", "topic"],
-            registry=registry,
-        )
-        self.produced = Counter(
-            "repwatch_records_produced_total",
-            "Records acknowledged by Kafka (acks=all)",
-            ["worker", "topic"],
-            registry=registry,
-        )
-        self.dead_lettered = Counter(
-            "repwatch_records_dead_lettered_total",
-            "Records sent to the dead-letter topic, by reason",
-            ["worker", "reason"],
-            registry=registry,
-        )
-        self.batch_seconds = Histogram(
-            "repwatch_batch_processing_seconds",
-            "Time from a poll returning to its batch being produced and committed",
-            ["worker"],
-            buckets=BATCH_SECONDS_BUCKETS,
-            registry=registry,
-        )
-        self.lag = Gauge(
-            "repwatch_consumer_lag_records",
-            "Records between the consumer position and the partition end",
-            ["worker", "topic", "partition"],
-            registry=registry,
-        )
+        self.consumed = M.RECORDS_CONSUMED.create(registry)
+        self.produced = M.RECORDS_PRODUCED.create(registry)
+        self.dead_lettered = M.RECORDS_DEAD_LETTERED.create(registry)
+        self.batch_seconds = M.BATCH_PROCESSING_SECONDS.create(registry)
+        self.lag = M.CONSUMER_LAG.create(registry)
         self.worker = worker
 
     def count_consumed(self, topic: str, n: int = 1) -> None:

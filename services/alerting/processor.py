@@ -14,10 +14,11 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry
 
 from services.alerting.engine import AlertEngine, FutureEvent, IdlePolicy
 from services.alerting.state_store import encode_state, latest_per_brand
+from shared import metric_defs as M
 from shared.kafka.transport import BatchResult, Outgoing, PartitionEvent, Record, dead_letter, decode_or_dead_letter
 from shared.schemas import Alert, ScoredMention
 
@@ -30,39 +31,14 @@ RangeReader = Callable[[int, int, int], list[Record]]
 
 class AlertingMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.observed = Counter(
-            "repwatch_mentions_observed_total",
-            "Scored events seen by the alerting worker, by sentiment label ('none' for lifecycle events)",
-            ["label"],
-            registry=registry,
-        )
-        self.alerts = Counter(
-            "repwatch_alerts_total", "Alerts published", ["kind", "severity", "status"], registry=registry
-        )
-        self.active = Gauge("repwatch_alerts_active", "Incidents open now", ["kind"], registry=registry)
-        self.reply = Histogram(
-            "repwatch_reply_seconds",
-            "Time from a complaint or question on an owned channel to the brand's reply (event time)",
-            buckets=(60, 300, 900, 1800, 3600, 7200, 14400, 43200, 86400, 259200),
-            registry=registry,
-        )
-        self.skipped = Counter(
-            "repwatch_alerting_replayed_skipped_total",
-            "Events skipped because a restored state snapshot already covers them",
-            registry=registry,
-        )
-        self.restore_seconds = Histogram(
-            "repwatch_alerting_restore_seconds",
-            "Seconds to restore the state of newly assigned partitions",
-            buckets=(0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60),
-            registry=registry,
-        )
-        self.brands = Gauge("repwatch_alerting_brands", "Brands whose state this worker holds", registry=registry)
-        self.watermark_lag = Gauge(
-            "repwatch_alerting_watermark_lag_seconds",
-            "Wall time minus the oldest brand watermark on caught-up partitions (how far alerting trails)",
-            registry=registry,
-        )
+        self.observed = M.MENTIONS_OBSERVED.create(registry)
+        self.alerts = M.ALERTS.create(registry)
+        self.active = M.ALERTS_ACTIVE.create(registry)
+        self.reply = M.REPLY_SECONDS.create(registry)
+        self.skipped = M.ALERTING_REPLAYED_SKIPPED.create(registry)
+        self.restore_seconds = M.ALERTING_RESTORE_SECONDS.create(registry)
+        self.brands = M.ALERTING_BRANDS.create(registry)
+        self.watermark_lag = M.ALERTING_WATERMARK_LAG.create(registry)
 
 
 class AlertingProcessor:

@@ -6,8 +6,9 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry
 
+from shared import metric_defs as M
 from shared.kafka.transport import BatchResult, Outgoing, Record, decode_or_dead_letter
 from shared.schemas import MentionEvent, ScoredMention, Sentiment
 
@@ -19,24 +20,9 @@ class EngineMetrics:
     """Model-side histograms: how full batches are and how long a forward pass takes."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.batch_size = Histogram(
-            "repwatch_sentiment_batch_size",
-            "Texts per model forward pass",
-            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048),
-            registry=registry,
-        )
-        self.batch_seconds = Histogram(
-            "repwatch_sentiment_batch_seconds",
-            "Seconds per model forward pass (device copy, forward, softmax)",
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
-            registry=registry,
-        )
-        self.padded_tokens = Histogram(
-            "repwatch_sentiment_batch_tokens",
-            "Padded sequence length per forward pass",
-            buckets=(8, 16, 32, 48, 64, 96, 128, 256, 512),
-            registry=registry,
-        )
+        self.batch_size = M.SENTIMENT_BATCH_SIZE.create(registry)
+        self.batch_seconds = M.SENTIMENT_BATCH_SECONDS.create(registry)
+        self.padded_tokens = M.SENTIMENT_BATCH_TOKENS.create(registry)
 
     def observe(self, texts: int, tokens: int, seconds: float) -> None:
         self.batch_size.observe(texts)
@@ -69,12 +55,7 @@ class SentimentProcessor:
         self._worker = worker
         self._clock = clock
         self._max_bytes = max_record_bytes
-        self._scored = Counter(
-            "repwatch_texts_scored_total",
-            "Texts scored, by predicted label and detected language",
-            ["label", "lang"],
-            registry=registry,
-        )
+        self._scored = M.TEXTS_SCORED.create(registry)
 
     def __call__(self, records: list[Record]) -> BatchResult:
         result = BatchResult()

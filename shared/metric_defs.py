@@ -1,0 +1,150 @@
+"""Every Prometheus metric RepWatch exports, declared once.
+
+Why a catalogue: dashboards, alert rules and the README all name these series,
+and a renamed metric silently empties a panel. Declaring each one here (name,
+type, help, labels, buckets) lets a test check the conventions (``repwatch_``
+prefix, ``_total`` counters, base units, bounded labels), that the README
+documents exactly these, and that rules and dashboards only use names that
+exist. Workers create their metrics from these definitions in a registry of
+their own (never the global one), so tests can run many workers in a process.
+
+Label values are bounded by construction: worker names, topic names, partition
+numbers, sentiment labels, a fixed language list, reason codes, alert kinds,
+severities and statuses. Never a brand, author, mention or URL: those belong in
+alerts and logs, not in time series.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+Kind = Literal["counter", "gauge", "histogram"]
+
+
+@dataclass(frozen=True)
+class MetricDef:
+    name: str
+    kind: Kind
+    help: str
+    labels: tuple[str, ...] = ()
+    buckets: tuple[float, ...] | None = None
+    #: which worker exports it ("any" for the transport's metrics every worker has)
+    exported_by: str = "any"
+
+    def create(self, registry: CollectorRegistry) -> Counter | Gauge | Histogram:
+        if self.kind == "counter":
+            return Counter(self.name, self.help, self.labels, registry=registry)
+        if self.kind == "gauge":
+            return Gauge(self.name, self.help, self.labels, registry=registry)
+        return Histogram(self.name, self.help, self.labels, buckets=self.buckets, registry=registry)
+
+
+# --- every worker (the transport) ----------------------------------------------------------------------------
+
+RECORDS_CONSUMED = MetricDef(
+    "repwatch_records_consumed_total", "counter", "Records read from Kafka", ("worker", "topic")
+)
+RECORDS_PRODUCED = MetricDef(
+    "repwatch_records_produced_total", "counter", "Records acknowledged by Kafka (acks=all)", ("worker", "topic")
+)
+RECORDS_DEAD_LETTERED = MetricDef(
+    "repwatch_records_dead_lettered_total",
+    "counter",
+    "Records sent to the dead-letter topic, by reason",
+    ("worker", "reason"),
+)
+BATCH_PROCESSING_SECONDS = MetricDef(
+    "repwatch_batch_processing_seconds",
+    "histogram",
+    "Time from a poll returning to its batch being produced and committed",
+    ("worker",),
+    # sub-second normally; the long tail matters when a model stalls
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+CONSUMER_LAG = MetricDef(
+    "repwatch_consumer_lag_records",
+    "gauge",
+    "Records between the consumer position and the partition end",
+    ("worker", "topic", "partition"),
+)
+
+# --- sentiment -----------------------------------------------------------------------------------------------
+
+TEXTS_SCORED = MetricDef(
+    "repwatch_texts_scored_total",
+    "counter",
+    "Texts scored, by predicted label and detected language",
+    ("label", "lang"),
+    exported_by="sentiment",
+)
+SENTIMENT_BATCH_SIZE = MetricDef(
+    "repwatch_sentiment_batch_size",
+    "histogram",
+    "Texts per model forward pass",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048),
+    exported_by="sentiment",
+)
+SENTIMENT_BATCH_SECONDS = MetricDef(
+    "repwatch_sentiment_batch_seconds",
+    "histogram",
+    "Seconds per model forward pass (device copy, forward, softmax)",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+    exported_by="sentiment",
+)
+SENTIMENT_BATCH_TOKENS = MetricDef(
+    "repwatch_sentiment_batch_tokens",
+    "histogram",
+    "Padded sequence length per forward pass",
+    buckets=(8, 16, 32, 48, 64, 96, 128, 256, 512),
+    exported_by="sentiment",
+)
+
+# --- alerting ------------------------------------------------------------------------------------------------
+
+MENTIONS_OBSERVED = MetricDef(
+    "repwatch_mentions_observed_total",
+    "counter",
+    "Scored events seen by the alerting worker, by sentiment label ('none' for lifecycle events)",
+    ("label",),
+    exported_by="alerting",
+)
+ALERTS = MetricDef(
+    "repwatch_alerts_total", "counter", "Alerts published", ("kind", "severity", "status"), exported_by="alerting"
+)
+ALERTS_ACTIVE = MetricDef("repwatch_alerts_active", "gauge", "Incidents open now", ("kind",), exported_by="alerting")
+REPLY_SECONDS = MetricDef(
+    "repwatch_reply_seconds",
+    "histogram",
+    "Time from a complaint or question on an owned channel to the brand's reply (event time)",
+    # one minute to three days: the SLA is an hour, a day is failure
+    buckets=(60, 300, 900, 1800, 3600, 7200, 14400, 43200, 86400, 259200),
+    exported_by="alerting",
+)
+ALERTING_REPLAYED_SKIPPED = MetricDef(
+    "repwatch_alerting_replayed_skipped_total",
+    "counter",
+    "Events skipped because a restored state snapshot already covers them",
+    exported_by="alerting",
+)
+ALERTING_RESTORE_SECONDS = MetricDef(
+    "repwatch_alerting_restore_seconds",
+    "histogram",
+    "Seconds to restore the state of newly assigned partitions",
+    buckets=(0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60),
+    exported_by="alerting",
+)
+ALERTING_BRANDS = MetricDef(
+    "repwatch_alerting_brands", "gauge", "Brands whose state this worker holds", exported_by="alerting"
+)
+ALERTING_WATERMARK_LAG = MetricDef(
+    "repwatch_alerting_watermark_lag_seconds",
+    "gauge",
+    "Wall time minus the oldest brand watermark on caught-up partitions (how far alerting trails)",
+    exported_by="alerting",
+)
+
+#: name -> definition, in declaration order
+CATALOGUE: dict[str, MetricDef] = {d.name: d for d in list(globals().values()) if isinstance(d, MetricDef)}
