@@ -42,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("sentiment", help="run the sentiment worker (mentions.raw -> mentions.scored)")
     sub.add_parser("alerting", help="run the alerting worker (mentions.scored -> alerts)")
+    sub.add_parser(
+        "notifier", help="run the notifier worker (alerts -> Alertmanager, Telegram, Slack, e-mail, webhooks)"
+    )
+    nt = sub.add_parser("notify-test", help="send a test message to every receiver of a route (REPWATCH_ROUTES_FILE)")
+    nt.add_argument("--route", required=True, help="route name in the routes file")
 
     bt = sub.add_parser(
         "backtest",
@@ -78,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command in ("ingest", "sentiment", "alerting"):
+    if args.command in ("ingest", "sentiment", "alerting", "notifier"):
         from shared.startup import exit_cleanly_on_early_signals
 
         exit_cleanly_on_early_signals()  # until the worker installs its own handlers
@@ -94,6 +99,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from services.alerting.main import main as alerting_main
 
         return alerting_main()
+    if args.command == "notifier":
+        from services.notifier.main import main as notifier_main
+
+        return notifier_main()
+    if args.command == "notify-test":
+        from services.notifier.main import notify_test
+
+        return notify_test(args.route)
     if args.command == "score":
         return _score(args)
     if args.command == "backtest":

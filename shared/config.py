@@ -23,6 +23,8 @@ class TopicNames:
     deadletter: str
     #: compacted: the alerting worker's per-brand state, partitioned like ``scored``
     alerting_state: str
+    #: compacted: the notifier's delivery ledger, partitioned like ``alerts``
+    notifier_ledger: str
 
     @classmethod
     def with_prefix(cls, prefix: str) -> TopicNames:
@@ -32,13 +34,14 @@ class TopicNames:
             alerts=f"{prefix}alerts",
             deadletter=f"{prefix}deadletter",
             alerting_state=f"{prefix}alerting.state",
+            notifier_ledger=f"{prefix}notifier.ledger",
         )
 
     def all(self) -> list[str]:
-        return [self.raw, self.scored, self.alerts, self.deadletter, self.alerting_state]
+        return [self.raw, self.scored, self.alerts, self.deadletter, self.alerting_state, self.notifier_ledger]
 
     def compacted(self) -> list[str]:
-        return [self.alerting_state]
+        return [self.alerting_state, self.notifier_ledger]
 
 
 class WorkerSettings(BaseSettings):

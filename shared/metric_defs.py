@@ -146,5 +146,54 @@ ALERTING_WATERMARK_LAG = MetricDef(
     exported_by="alerting",
 )
 
+# --- notifier ------------------------------------------------------------------------------------------------
+# "receiver" values are the receiver names of the routes file: configured, so bounded.
+
+NOTIFIER_DELIVERIES = MetricDef(
+    "repwatch_notifier_deliveries_total",
+    "counter",
+    "Finished deliveries by receiver and result (delivered, given_up, superseded)",
+    ("receiver", "result"),
+    exported_by="notifier",
+)
+NOTIFIER_ATTEMPTS = MetricDef(
+    "repwatch_notifier_attempts_total",
+    "counter",
+    "Delivery attempts by receiver and verdict (ok, retry, fail) and bounded reason",
+    ("receiver", "verdict", "reason"),
+    exported_by="notifier",
+)
+NOTIFIER_DUPLICATES_SKIPPED = MetricDef(
+    "repwatch_notifier_duplicates_skipped_total",
+    "counter",
+    "Deliveries skipped because the ledger says the person already has them",
+    ("receiver",),
+    exported_by="notifier",
+)
+NOTIFIER_UNROUTED = MetricDef(
+    "repwatch_notifier_unrouted_alerts_total",
+    "counter",
+    "Alerts no receiver was configured for",
+    exported_by="notifier",
+)
+NOTIFIER_DELIVERY_LATENCY = MetricDef(
+    "repwatch_notifier_delivery_latency_seconds",
+    "histogram",
+    "From the alert record's Kafka timestamp to its delivery",
+    ("receiver",),
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900),
+    exported_by="notifier",
+)
+NOTIFIER_QUEUED = MetricDef(
+    "repwatch_notifier_queued_deliveries",
+    "gauge",
+    "Deliveries waiting or in flight",
+    ("receiver",),
+    exported_by="notifier",
+)
+NOTIFIER_LEDGER_ENTRIES = MetricDef(
+    "repwatch_notifier_ledger_entries", "gauge", "Delivery ledger entries held in memory", exported_by="notifier"
+)
+
 #: name -> definition, in declaration order
 CATALOGUE: dict[str, MetricDef] = {d.name: d for d in list(globals().values()) if isinstance(d, MetricDef)}

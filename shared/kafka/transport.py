@@ -629,7 +629,8 @@ class Processor(Protocol):
     batch retried record by record starts from the state before that call;
     ``committable(consumed)`` to hold offsets back: given the next offset after
     what was processed per partition, return what may be committed (a processor
-    whose state reaches its changelog later than its records are processed).
+    whose state reaches its changelog later than its records are processed);
+    ``on_stop()`` once after a clean stop, for its last outputs before the final commit.
     """
 
     def __call__(self, records: list[Record]) -> BatchResult: ...
@@ -668,6 +669,7 @@ class StreamWorker:
         self._on_idle = getattr(processor, "on_idle", None)
         self._rollback_hook = getattr(processor, "rollback", None)
         self._committable = getattr(processor, "committable", None)
+        self._on_stop = getattr(processor, "on_stop", None)
         self._next_idle = 0.0
         #: per partition: the next offset after what was processed, and what was committed
         self._consumed: dict[TopicPartition, int] = {}
@@ -678,6 +680,7 @@ class StreamWorker:
         try:
             while not stop.is_set():
                 self.run_once()
+            self._finish()
         finally:
             self._health.set_ready(False, "stopping")
             # Everything produced was already flushed and committed batch by batch;
@@ -713,6 +716,19 @@ class StreamWorker:
         if records:
             self._metrics.batch_seconds.labels(self.name).observe(time.perf_counter() - started)
         return len(records)
+
+    def _finish(self) -> None:
+        """A clean stop: the processor's last outputs (``on_stop``), produced and committed
+        before the worker leaves the group (a notifier records the deliveries still in flight)."""
+        if self._on_stop is None:
+            return
+        last = self._on_stop() or BatchResult()
+        outputs = list(last.outputs)
+        for dl in last.dead_letters:
+            self._metrics.count_dead_letter(dl.reason)
+            outputs.append(Outgoing(self._deadletter_topic, None, dl.to_bytes()))
+        self._producer.send_all(outputs)
+        self._commit([])
 
     def _commit(self, records: list[Record]) -> None:
         """Commit what is safe: everything consumed, unless the processor holds some

@@ -9,6 +9,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from services.alerting.processor import AlertingMetrics
+from services.notifier.processor import NotifierMetrics
 from services.sentiment.processor import EngineMetrics, SentimentProcessor
 from shared.metric_defs import CATALOGUE
 from shared.metrics import TransportMetrics
@@ -47,6 +48,7 @@ def test_workers_register_exactly_the_catalogue():
     TransportMetrics(registry, "w")
     EngineMetrics(registry)
     AlertingMetrics(registry)
+    NotifierMetrics(registry)
     SentimentProcessor(
         scorer=None,
         scored_topic="mentions.scored",
