@@ -19,6 +19,8 @@ brands:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -69,11 +71,34 @@ class BrandsFile(BaseModel):
     def brand(self, name: str) -> BrandConfig:
         return self.brands.get(name, self.default)
 
+    @cached_property
+    def owned_index(self) -> dict[tuple[Platform, str], str]:
+        """(platform, channel) -> brand, built once: a webhook receiver looks up every
+        request. A channel two brands list goes to the first one in the file."""
+        index: dict[tuple[Platform, str], str] = {}
+        for name, cfg in self.brands.items():
+            for platform, channels in cfg.owned_channels.items():
+                for channel in channels:
+                    index.setdefault((platform, channel), name)
+        return index
+
     def owner_of(self, platform: Platform | str, channel: str) -> str | None:
         """The brand that owns ``channel`` on ``platform`` (connectors map page ids this way)."""
-        for name, cfg in self.brands.items():
-            if cfg.owns(platform, channel):
-                return name
+        return self.owned_index.get((Platform(platform), channel))
+
+    def find_owned(self, platform: Platform | str, spellings: Iterable[str]) -> tuple[str, str] | None:
+        """``(brand, channel)`` for the first of ``spellings`` some brand lists on ``platform``.
+
+        A connector knows a page by its platform id and offers the ways a person may have
+        written it in the file (``vk:club123`` or ``club123``); the channel comes back as
+        the file spells it, so the alerting engine's owned-channel check matches it.
+        """
+        p = Platform(platform)
+        index = self.owned_index
+        for channel in spellings:
+            brand = index.get((p, channel))
+            if brand is not None:
+                return brand, channel
         return None
 
 

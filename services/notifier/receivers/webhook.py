@@ -6,14 +6,12 @@ this attempt) and ``webhook-signature``: ``v1,`` + base64 HMAC-SHA256 over
 ``{id}.{timestamp}.{body}`` with the key the ``whsec_`` secret decodes to.
 During a secret rotation every message carries one signature per secret,
 separated by spaces. The body is the Alert JSON exactly as on the alerts topic.
+Signing is shared.standard_webhooks, the module the ingest receiver verifies
+generic pushes with: one reading of the spec at both ends.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 from datetime import datetime
 
 from services.notifier.receivers.base import (
@@ -25,42 +23,36 @@ from services.notifier.receivers.base import (
     parse_retry_after,
 )
 from services.notifier.routes import Secret, WebhookReceiver
+from shared import standard_webhooks as sw
 from shared.schemas import Alert
-
-SECRET_PREFIX = "whsec_"
 
 
 class BadSecret(ValueError):
-    """A signing secret that is not ``whsec_`` + base64 (a start-up error)."""
+    """A signing secret that is not ``whsec_`` + base64 of enough bytes (a start-up error)."""
 
 
-def secret_key(secret: str) -> bytes:
-    raw = secret.removeprefix(SECRET_PREFIX)
+def checked_secret(secret: str) -> str:
+    """``secret`` once shared.standard_webhooks accepts it as a key: refused at start-up,
+    not at the first delivery."""
     try:
-        key = base64.b64decode(raw, validate=True)
-    except (binascii.Error, ValueError):
-        raise BadSecret("a webhook secret must be whsec_ followed by base64") from None
-    if len(key) < 16:
-        raise BadSecret("a webhook secret must hold at least 16 bytes (24 base64 characters)")
-    return key
+        sw.secret_key(secret)
+    except ValueError as exc:
+        raise BadSecret(str(exc)) from None
+    return secret
 
 
-def sign(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
-    signed = f"{msg_id}.{timestamp}.".encode() + body
-    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode("ascii")
-
-
-def signature_headers(keys: list[bytes], msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+def signature_headers(secrets: list[str], msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    # during a rotation one signature per secret, space-separated, as the spec lists them
     return {
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": " ".join(sign(k, msg_id, timestamp, body) for k in keys),
+        sw.HEADER_ID: msg_id,
+        sw.HEADER_TIMESTAMP: str(timestamp),
+        sw.HEADER_SIGNATURE: " ".join(sw.sign(s, msg_id, timestamp, body) for s in secrets),
     }
 
 
-def build_request(alert: Alert, msg_id: str, now: datetime, url: str, keys: list[bytes]) -> HttpRequest:
+def build_request(alert: Alert, msg_id: str, now: datetime, url: str, secrets: list[str]) -> HttpRequest:
     body = alert.to_bytes()
-    return HttpRequest(url, body, signature_headers(keys, msg_id, int(now.timestamp()), body))
+    return HttpRequest(url, body, signature_headers(secrets, msg_id, int(now.timestamp()), body))
 
 
 def classify(resp: HttpResponse) -> Outcome:
@@ -82,11 +74,11 @@ class WebhookTarget:
     def __init__(self, name: str, cfg: WebhookReceiver, secrets: dict[str, Secret], send: HttpSend) -> None:
         self.name = self.receiver = name
         self.cfg = cfg
-        self._keys = [secret_key(secrets["secret"].reveal())]
+        self._secrets = [checked_secret(secrets["secret"].reveal())]
         if "previous_secret" in secrets:
-            self._keys.append(secret_key(secrets["previous_secret"].reveal()))
+            self._secrets.append(checked_secret(secrets["previous_secret"].reveal()))
         self._send = send
 
     def deliver(self, alert: Alert, delivery_id: str, ctx: RenderContext) -> Outcome:
-        resp = self._send(build_request(alert, delivery_id, ctx.now, self.cfg.url, self._keys), self.cfg.timeout_s)
+        resp = self._send(build_request(alert, delivery_id, ctx.now, self.cfg.url, self._secrets), self.cfg.timeout_s)
         return resp if isinstance(resp, Outcome) else classify(resp)
