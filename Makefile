@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.repwatch-installed
 PYTEST_ARGS ?=
 
-.PHONY: run test unit chaos observability-tools eval-alerts bench-alerting setup kafka-jars model eval bench-sentiment broker-start broker-stop broker-status clean help
+.PHONY: run test unit chaos observability-tools eval-alerts bench-alerting bench-notifier setup kafka-jars model eval bench-sentiment broker-start broker-stop broker-status clean help
 
 help:
 	@echo "make run     - start the whole pipeline (embedded Kafka, workers, synthetic incidents) with a live view"
@@ -18,6 +18,7 @@ help:
 	@echo "make bench-sentiment - engine throughput vs transformers.pipeline()"
 	@echo "make eval-alerts - detection quality per alert kind on simulated weeks with labelled incidents"
 	@echo "make bench-alerting - detector engine and alerting worker throughput, state restore time"
+	@echo "make bench-notifier - notifier deliveries/s and added latency to a local webhook receiver"
 
 $(STAMP): pyproject.toml constraints.txt
 	@deploy/dev/setup-venv.sh
@@ -57,6 +58,10 @@ eval-alerts: $(STAMP)
 
 bench-alerting: kafka-jars
 	@$(PY) -m devtools.bench_alerting $(BENCH_ARGS)
+
+# deliveries/s and p50/p99 Kafka-timestamp-to-receipt latency through a real notifier and broker
+bench-notifier: kafka-jars
+	@$(PY) -m devtools.bench_notifier $(BENCH_ARGS)
 
 # pytest exits 5 when a selection collects no tests: report it, don't fail on it.
 test: kafka-jars model observability-tools

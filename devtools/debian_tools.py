@@ -10,6 +10,15 @@ machine's Debian mirror) and its ``usr/bin`` unpacked with ``dpkg-deb`` into
 records the version, so later runs never call apt. A binary already on PATH (a
 real install) is used as it is.
 
+Debian builds Alertmanager to read its notification templates from
+``/usr/share/prometheus/alertmanager`` (not embedded, as upstream's are): without
+``default.tmpl`` there it refuses every config. So for that package the data
+directory is unpacked next to the binaries and the binary's compiled-in path is
+rewritten, byte for byte and at the same length, to a relative one
+(``./data/prometheus-alertmanager//``): run the binary from its own directory
+(``cwd=tool(name).parent``) and it finds them, with no root and nothing written
+outside the cache.
+
 ``python -m devtools.debian_tools`` fetches both and prints where they are.
 """
 
@@ -32,10 +41,28 @@ class Package:
     #: the old build) serves its current candidate instead, recorded in the marker
     version: str
     binaries: tuple[str, ...]
+    #: a directory of the package the binaries open at its absolute path, relocated (see above)
+    data_dir: str | None = None
+
+    def relocated(self) -> tuple[bytes, bytes] | None:
+        """(the compiled-in path, the relative path of the same length that replaces it)."""
+        if self.data_dir is None:
+            return None
+        old = ("/" + self.data_dir).encode()
+        new = f"./data/{self.name}".encode()
+        if len(new) > len(old):
+            raise ValueError(f"{self.name}: no relative path as short as {old!r}")
+        # POSIX reads repeated slashes as one: padding keeps every string's length
+        return old, new + b"/" * (len(old) - len(new))
 
 
 PROMETHEUS = Package("prometheus", "2.42.0+ds-5+deb12u1", ("prometheus", "promtool"))
-ALERTMANAGER = Package("prometheus-alertmanager", "0.25.0-1+b4", ("prometheus-alertmanager", "amtool"))
+ALERTMANAGER = Package(
+    "prometheus-alertmanager",
+    "0.25.0-1+b4",
+    ("prometheus-alertmanager", "amtool"),
+    data_dir="usr/share/prometheus/alertmanager",
+)
 
 
 class ToolUnavailable(RuntimeError):
@@ -62,7 +89,12 @@ def ensure(pkg: Package) -> Path:
         return Path(on_path[0]).parent
     target = cache_root() / pkg.name
     marker = target / "repwatch-package.json"
-    if marker.is_file() and all((target / b).is_file() for b in pkg.binaries):
+    data = target / "data" / pkg.name
+    if (
+        marker.is_file()
+        and all((target / b).is_file() for b in pkg.binaries)
+        and (pkg.data_dir is None or data.is_dir())
+    ):
         return target
     if not shutil.which("apt-get") or not shutil.which("dpkg-deb"):
         raise ToolUnavailable(
@@ -80,6 +112,13 @@ def ensure(pkg: Package) -> Path:
             if not src.is_file():
                 raise ToolUnavailable(f"{deb.name} has no usr/bin/{b}")
             shutil.copy2(src, staging / b)
+        relocation = pkg.relocated()
+        if relocation is not None:
+            assert pkg.data_dir is not None
+            shutil.copytree(unpacked / pkg.data_dir, staging / "data" / pkg.name)
+            for b in pkg.binaries:
+                binary = staging / b
+                binary.write_bytes(binary.read_bytes().replace(*relocation))
         version = deb.name.split("_")[1]
         (staging / "repwatch-package.json").write_text(json.dumps({"package": pkg.name, "version": version}))
         # the rename is the commit point: a crash half-way leaves no marker behind

@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 @dataclass(frozen=True)
 class TopicNames:
-    """The four topics of the pipeline, with the configured prefix applied."""
+    """The topics of the pipeline, with the configured prefix applied."""
 
     raw: str
     scored: str

@@ -297,8 +297,18 @@ class Dispatcher:
             t.join(max(0.0, deadline - time.monotonic()))
 
     def submit(self, d: Delivery) -> None:
+        self.submit_all([d])
+
+    def submit_all(self, deliveries: list[Delivery]) -> None:
+        """Queue a batch's deliveries under one lock and one wake-up: per delivery, the lock
+        round trip and waking every sender thread cost more than the queueing itself."""
+        if not deliveries:
+            return
+        superseded: list[Completion] = []
         with self._cond:
-            superseded = self._queues[d.key.target].submit(d, self._clock())
+            now = self._clock()
+            for d in deliveries:
+                superseded.extend(self._queues[d.key.target].submit(d, now))
             self._cond.notify_all()
         for c in superseded:
             self._done(c)

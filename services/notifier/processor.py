@@ -66,6 +66,11 @@ class _Pending:
 
 
 class NotifierProcessor:
+    #: how often the transport calls on_idle, which turns finished deliveries into ledger
+    #: entries when no records arrive: a delivery whose entry is not in Kafka yet is the one
+    #: a crash repeats, so this (with the poll timeout) bounds that window
+    idle_interval_s = 0.05
+
     def __init__(
         self,
         routes: ResolvedRoutes,
@@ -127,16 +132,21 @@ class NotifierProcessor:
 
     def __call__(self, records: list[Record]) -> BatchResult:
         result = self._drain()
-        for r in records:
-            alert = decode_or_dead_letter(
-                Alert, r, worker=self._worker, max_bytes=self._max_bytes, dead_letters=result.dead_letters
-            )
-            if alert is None:
-                continue
-            self._route(r, alert)
+        batch: list[Delivery] = []
+        try:
+            for r in records:
+                alert = decode_or_dead_letter(
+                    Alert, r, worker=self._worker, max_bytes=self._max_bytes, dead_letters=result.dead_letters
+                )
+                if alert is None:
+                    continue
+                self._route(r, alert, batch)
+        finally:
+            # even if a record raised: what was routed is awaited (_waiters), so it must be queued
+            self.dispatcher.submit_all(batch)
         return result
 
-    def _route(self, r: Record, alert: Alert) -> None:
+    def _route(self, r: Record, alert: Alert, batch: list[Delivery]) -> None:
         receivers = self._routes.receivers_for(alert)
         if not receivers:
             self.metrics.unrouted.inc()
@@ -156,7 +166,7 @@ class NotifierProcessor:
                     self._waiters[key].append(pk)
                     continue
                 self._waiters[key] = [pk]
-                self.dispatcher.submit(Delivery(key, alert, r.partition))
+                batch.append(Delivery(key, alert, r.partition))
 
     def _drain(self) -> BatchResult:
         """Turn finished deliveries into ledger entries and dead letters, releasing their records."""
@@ -173,12 +183,12 @@ class NotifierProcessor:
             self.metrics.deliveries.labels(target.receiver, c.state.value).inc()
             waiters = self._waiters.pop(d.key, [])
             if c.state is State.DELIVERED:
-                log.info("delivered %s (%d tries)", d.key, c.tries)
+                # per delivery, so debug: at a thousand a second an info line each would be the log
+                log.debug("delivered %s (%d tries)", d.key, c.tries)
                 first = self._pending.get(waiters[0]) if waiters else None
-                if first is not None and first.record.timestamp_ms > 0:
-                    self.metrics.latency.labels(target.receiver).observe(
-                        max(0.0, now - first.record.timestamp_ms / 1000)
-                    )
+                stamp_ms = first.record.timestamp_ms if first is not None else -1
+                if stamp_ms > 0:
+                    self.metrics.latency.labels(target.receiver).observe(max(0.0, now - stamp_ms / 1000))
                 if d.key.target in self._plan.resend_every_s:
                     result.outputs.extend(self._track_open(d))
             elif c.state is State.GIVEN_UP:

@@ -9,6 +9,9 @@ from shared.config import WorkerSettings
 
 class NotifierSettings(WorkerSettings):
     metrics_port: int = Field(default=9104, ge=0, le=65535)
+    #: shorter than the other workers': finished deliveries reach the ledger after at most
+    #: about this long when no alerts arrive, and a crash repeats only what is not there yet
+    poll_timeout_ms: int = Field(default=100, ge=10)
     notifier_group_id: str = "repwatch-notifier"
     #: the routes file (YAML): receivers and which alerts go where; empty: nothing is delivered
     routes_file: str = ""

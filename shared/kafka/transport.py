@@ -461,11 +461,12 @@ class BatchConsumer:
             self._last_unavailable_log = now
             log.warning("Kafka unavailable for %.0fs, retrying: %r", now - self.unavailable_since, exc)
 
-    def _flatten(self, batches: dict[TopicPartition, list[Record]]) -> list[Record]:
+    def _flatten(self, batches: dict[TopicPartition, list]) -> list[Record]:
         records: list[Record] = []
         for tp in sorted(batches, key=lambda t: (t.topic, t.partition)):
             recs = batches[tp]
-            records.extend(recs)
+            # the transport's own type: domain code never depends on kafka-python's
+            records.extend(Record(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp) for r in recs)
             self._metrics.count_consumed(tp.topic, len(recs))
         return records
 
@@ -623,7 +624,8 @@ class Processor(Protocol):
     Optional hooks, found with getattr so simple processors stay simple:
     ``on_partitions(event)`` before the first batch after an ownership change
     (restore or drop per-partition state; it may return a BatchResult to
-    produce); ``on_idle(wall_now, caught_up)`` about once a second with the
+    produce); ``on_idle(wall_now, caught_up)`` about once a second (every
+    ``idle_interval_s`` if the processor has that attribute) with the
     partitions whose fetch position reached their end (the one place a
     processor learns wall time); ``rollback()`` when a call raised, so that a
     batch retried record by record starts from the state before that call;
@@ -667,6 +669,7 @@ class StreamWorker:
         self._reported_down = False
         self._on_partitions = getattr(processor, "on_partitions", None)
         self._on_idle = getattr(processor, "on_idle", None)
+        self._idle_every_s = float(getattr(processor, "idle_interval_s", 1.0))
         self._rollback_hook = getattr(processor, "rollback", None)
         self._committable = getattr(processor, "committable", None)
         self._on_stop = getattr(processor, "on_stop", None)
@@ -702,7 +705,7 @@ class StreamWorker:
             pending.merge(self._process_safely(records))
         if self._on_idle is not None and time.monotonic() >= self._next_idle:
             # Time moves on quiet partitions too (an SLA expires when nobody posts).
-            self._next_idle = time.monotonic() + 1.0
+            self._next_idle = time.monotonic() + self._idle_every_s
             pending.merge(self._on_idle(datetime.now(timezone.utc), self._consumer.caught_up))
         if not records and not pending.outputs and not pending.dead_letters:
             return 0

@@ -13,6 +13,7 @@ from shared.kafka.transport import (
     KafkaUnavailable,
     Outgoing,
     Producer,
+    Record,
     StreamWorker,
     ensure_topics,
 )
@@ -84,13 +85,17 @@ def test_offsets_are_committed_after_outputs_so_a_restart_resumes(pipeline):
     out_topic = pipeline.topics.scored
     produce(pipeline.bootstrap, pipeline.topics.raw, [f"a{i}".encode() for i in range(5)])
     got: list[bytes] = []
+    seen: list = []
 
     def processor(records):
+        seen.extend(records)
         got.extend(r.value for r in records)
         return BatchResult(outputs=[Outgoing(out_topic, None, r.value) for r in records])
 
     worker, _ = make_worker(pipeline, processor)
     run_until(worker, lambda: len(got) >= 5)
+    # processors get the transport's own Record, with the broker's timestamp, never kafka-python's type
+    assert seen and all(type(r) is Record and r.timestamp_ms > 0 for r in seen)
     produce(pipeline.bootstrap, pipeline.topics.raw, [f"b{i}".encode() for i in range(5)])
     got.clear()
     worker, _ = make_worker(pipeline, processor)  # same group: resumes after the commit
