@@ -265,6 +265,12 @@ class NotifierProcessor:
             return self._drain()
         started = self._monotonic()
         n = self._ledger.load(self._read_ledger(parts), self._wall())
+        for inc in self._ledger.open_incidents():
+            # an Alertmanager target ends the old label set when an escalation changes it
+            spec = self._plan.specs.get(inc.target)
+            remember = getattr(spec.target, "remember", None) if spec is not None else None
+            if remember is not None:
+                remember(inc.alert)
         log.info("restored the ledger of partitions %s (%d entries) in %.2fs", parts, n, self._monotonic() - started)
         self.metrics.ledger_entries.set(len(self._ledger))
         return BatchResult()

@@ -45,6 +45,35 @@ def test_alertmanager_request_firing_and_resolved():
     assert alertmanager.classify(resp(503)).verdict is Verdict.RETRY
 
 
+def test_alertmanager_escalation_ends_the_old_label_set_in_the_same_request():
+    sent: list = []
+
+    def send(req, timeout):
+        sent.append(json.loads(req.body))
+        return HttpResponse(200, {}, b"")
+
+    target = alertmanager.AlertmanagerTarget("am", CFG["am"], {}, send)
+    ctx = RenderContext("en", "UTC", NOW)
+    assert target.deliver(alert(), "d1", ctx) == Outcome.ok()
+    assert target.deliver(alert("updated", 1), "d2", ctx) == Outcome.ok()  # same severity: one alert
+    assert target.deliver(alert("updated", 2, severity="critical"), "d3", ctx) == Outcome.ok()
+    assert [len(b) for b in sent] == [1, 1, 2]
+    new, old = sent[2]
+    assert new["labels"]["severity"] == "critical" and new["endsAt"] > "2026-11-26T13:00:00Z"
+    assert old["labels"]["severity"] == "warning" and old["endsAt"] == "2026-11-26T13:00:00Z"
+    assert {k: v for k, v in old["labels"].items() if k != "severity"} == {
+        k: v for k, v in new["labels"].items() if k != "severity"
+    }
+    target.deliver(alert("resolved", 3, severity="critical"), "d4", ctx)
+    assert len(sent[3]) == 1 and sent[3][0]["labels"]["severity"] == "critical"
+
+    # after a restart the ledger's open incident seeds what Alertmanager holds
+    fresh = alertmanager.AlertmanagerTarget("am", CFG["am"], {}, send)
+    fresh.remember(alert("updated", 1))
+    fresh.deliver(alert("updated", 2, severity="critical"), "d5", ctx)
+    assert len(sent[4]) == 2 and sent[4][1]["labels"]["severity"] == "warning"
+
+
 def test_telegram_request_and_answers():
     from services.notifier.routes import Secret
 
