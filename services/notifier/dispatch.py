@@ -128,8 +128,10 @@ class TargetQueue:
         max_tries: int,
         rng: random.Random,
         update_interval_s: float = 0.0,
+        max_queued: int = 10_000,
     ) -> None:
         self.name = name
+        self.max_queued = max_queued
         self.limits = limits
         self.policy = policy
         self.max_tries = max_tries
@@ -161,6 +163,13 @@ class TargetQueue:
                 else:
                     keep.append(q)
             self.items = keep
+        if d.ledgered and len(self.items) >= self.max_queued:
+            # Backpressure without blocking anyone else: a receiver that has been away long
+            # enough to queue this many stops taking new work, and each refused delivery is
+            # given up at once, so it is dead-lettered with the alert (nothing lost) and its
+            # record's commit moves on. Memory stays bounded however long the outage.
+            superseded.append(Completion(d, State.GIVEN_UP, "queue_full", 0))
+            return superseded
         if d.ledgered and status == AlertStatus.UPDATED.value and self.update_interval_s > 0:
             last = self._notified.get(d.alert_id)
             if last is not None and SEVERITY_RANK[d.alert.severity] <= last[1]:
@@ -246,6 +255,7 @@ class Dispatcher:
         *,
         policy: RetryPolicy | None = None,
         update_interval_s: float = 120.0,
+        max_queued: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
         wait: Waiter = _real_wait,
         rng: random.Random | None = None,
@@ -267,6 +277,7 @@ class Dispatcher:
                 max_tries=spec.max_tries,
                 rng=random.Random(rng.random()),
                 update_interval_s=update_interval_s,
+                max_queued=max_queued,
             )
             for name, spec in specs.items()
         }

@@ -79,6 +79,7 @@ def run(settings: NotifierSettings) -> int:
         dispatcher_options={
             "policy": RetryPolicy(settings.notifier_retry_base_s, settings.notifier_retry_max_s),
             "update_interval_s": settings.notifier_update_interval_s,
+            "max_queued": settings.notifier_max_queued_per_target,
         },
         stop_timeout_s=settings.notifier_stop_timeout_s,
     ).start()

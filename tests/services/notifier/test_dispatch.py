@@ -145,3 +145,17 @@ def test_cancel_drops_queued_deliveries_of_given_partitions():
     q.submit(d2, 0.0)
     assert q.cancel({3}) == [d2]
     assert len(q) == 1
+
+
+def test_a_full_queue_gives_new_deliveries_up_at_once_and_keeps_what_it_holds():
+    q = queue(max_queued=3)
+    held = [delivery(aid=c) for c in "abc"]
+    for d in held:
+        assert q.submit(d, 0.0) == []
+    refused = delivery(aid="d")
+    (done,) = q.submit(refused, 0.0)
+    assert (done.delivery, done.state, done.reason, done.tries) == (refused, State.GIVEN_UP, "queue_full", 0)
+    assert q.items == held  # nothing already queued is dropped
+    got, _ = q.next_ready(0.0)  # room again once one is taken
+    assert got is held[0]
+    assert q.submit(delivery(aid="e"), 0.0) == []
