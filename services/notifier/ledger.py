@@ -100,7 +100,11 @@ class Ledger:
         return self._entries.get(key)
 
     def done(self, key: DeliveryKey) -> bool:
-        return key in self._entries
+        """Whether this notification must not be sent again. A given-up one never reached a
+        person, so it is not done: re-publishing the alert from its dead letter (once the
+        receiver is fixed) delivers it, and a replay after a crash tries it again."""
+        entry = self._entries.get(key)
+        return entry is not None and entry.state is not State.GIVEN_UP
 
     def record(self, key: DeliveryKey, state: State, at: float, partition: int, reason: str = "") -> list[Outgoing]:
         """Note a finished delivery; returns what to produce (the entry, and tombstones of evicted ones)."""
