@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 .PHONY: run test unit chaos observability-tools eval-alerts bench-alerting bench-notifier setup kafka-jars model eval bench-sentiment broker-start broker-stop broker-status clean help
 
 help:
-	@echo "make run     - start the whole pipeline (embedded Kafka, workers, synthetic incidents) with a live view"
+	@echo "make run     - start the whole pipeline (embedded Kafka, workers, a simulated stream staging every kind of incident) with a live view"
 	@echo "make test    - unit and integration tests against a real embedded Kafka broker"
 	@echo "make unit    - only the tests that need no broker"
 	@echo "make chaos   - seeded crash/rebalance/outage/bad-input runs, then an audit (CHAOS_SEEDS=\"1 2 3\")"

@@ -33,12 +33,13 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from devtools.procs import spawn, stop_process
+from shared.schemas import MentionEvent
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PREFIX = "chaos."
@@ -52,6 +53,18 @@ BAD_LINE_KINDS = ("malformed", "oversized", "deep", "huge_number", "invalid_utf8
 GARBAGE_KINDS = ("text", "random_bytes", "invalid_utf8", "deep", "wrong_schema", "empty_object")
 #: the fault actions
 FAULTS = ("kill_sentiment", "kill_alerting", "scale_sentiment", "scale_alerting", "broker_stop", "broker_kill")
+
+
+def simulated_mentions(seed: int, start: datetime) -> Iterator[MentionEvent]:
+    """Normal traffic of the simulated world (:mod:`simulation.world`) for ``BRANDS``, endless for a
+    chaos run's needs: ~20 mentions a second in all, in four languages, with brand replies, edits
+    and removals; as platforms report them (the sentiment workers score them again)."""
+    from simulation.world import BrandSpec, World
+
+    langs = (("en", 0.4), ("ru", 0.3), ("es", 0.15), ("de", 0.15))
+    brands = [BrandSpec(b, 15.0, "UTC", langs, weekend=1.0, peak_hour=9.0) for b in BRANDS]
+    for scored in World(brands, start=start, duration=timedelta(days=30), seed=seed).stream():
+        yield scored.mention
 
 
 @dataclass
@@ -171,9 +184,9 @@ class ChaosRun:
 
     def _model(self) -> str:
         if self.cfg.model == "lexicon":
-            from services.sentiment.stand_in import build_synthetic_lexicon_model
+            from simulation.lexicon import build_simulation_lexicon_model
 
-            return str(build_synthetic_lexicon_model(self.workdir / "model"))
+            return str(build_simulation_lexicon_model(self.workdir / "model"))
         if self.cfg.model == "default":
             from services.sentiment.defaults import default_model_path
 
@@ -225,16 +238,13 @@ class ChaosRun:
         return good.replace(b'"platform":"', b'"platform":"myspace', 1)
 
     def _write_inputs(self) -> list[Path]:
-        from services.ingest.synthetic import SyntheticMentionStream
-
         # Weeks before any wall time the suite runs at: once the input is in, the idle
         # policy moves every quiet brand to the present, so every incident must resolve.
         start = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
-        stream = SyntheticMentionStream(seed=self.cfg.seed, start=start, rate_per_s=20.0, brands=BRANDS)
         chunks = 30 if not self.cfg.short else 10
         per_chunk = max(1, self.cfg.mentions // chunks)
         files: list[Path] = []
-        events = iter(stream)
+        events = simulated_mentions(self.cfg.seed, start)
         for c in range(chunks):
             path = self.workdir / f"input-{c:03d}.jsonl"
             lines: list[tuple[bytes, bool]] = []  # (line, is_bad)

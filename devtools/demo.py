@@ -1,14 +1,20 @@
 """``repwatch demo`` (``make run``): the whole pipeline on one machine, with a live view.
 
 Starts the embedded Kafka broker (unless ``REPWATCH_KAFKA_BOOTSTRAP`` names a
-cluster), the sentiment and alerting workers, and a synthetic mention stream
-with scripted incidents; then shows counts per stage and alerts as they fire.
-Ctrl-C stops everything in order (ingest, workers, broker) and leaves no process.
+cluster), the sentiment and alerting workers, and the simulated world's ``demo``
+scenario (:func:`simulation.scenarios.demo`) through ``python -m devtools.feed``,
+live from wall-clock now: two brands, a 15-minute backlog of normal traffic, then
+every kind of incident once within the first four minutes, so that all seven alert
+kinds fire (and the episodes resolve) within minutes. The detector settings that
+time compression needs (SLA 2 minutes, silence after 3, ...) are in the brands
+file the scenario writes, which the alerting worker reads as
+``REPWATCH_BRANDS_FILE``. The view shows counts per stage, which kinds fired so
+far, and the alerts as they come. Ctrl-C stops everything in order (ingest,
+workers, broker) and leaves no process.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -19,15 +25,15 @@ import time
 import urllib.request
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from devtools.feed import write_brands_file
 from devtools.procs import free_ports, spawn, stop_process
 from shared.schemas import AlertKind
-
-INCIDENTS = ("negativity-spike@+45s", "deleted-complaint@+90s", "negativity-spike@+5m:globex")
+from simulation.scenarios import DEMO_TIMETABLE, build_scenario
 
 BOLD, RED, YELLOW, GREEN, DIM, RESET = "\x1b[1m", "\x1b[31m", "\x1b[33m", "\x1b[32m", "\x1b[2m", "\x1b[0m"
 
@@ -72,23 +78,28 @@ def _resolve_model(workdir: Path) -> tuple[str, str | None]:
     default = default_model_path()
     if (default / "config.json").is_file():
         return str(default), None
-    from services.sentiment.stand_in import build_synthetic_lexicon_model
+    from simulation.lexicon import build_simulation_lexicon_model
 
-    path = build_synthetic_lexicon_model(workdir / "stand-in-model")
+    path = build_simulation_lexicon_model(workdir / "stand-in-model")
     return str(path), (
-        "NO TRAINED MODEL: sentiment comes from a hand-wired STAND-IN that only knows the synthetic "
-        "generator's word lists, not a real sentiment model. Build the real one with `make model` "
+        "NO TRAINED MODEL: sentiment comes from a hand-wired STAND-IN that only knows the simulated "
+        "world's word lists, not a real sentiment model. Build the real one with `make model` "
         f"(expected at {default})."
     )
 
 
 class Demo:
-    def __init__(self, rate: float, seed: int) -> None:
-        self.rate = rate
+    def __init__(self, seed: int) -> None:
         self.seed = seed
         self.workdir = Path(tempfile.mkdtemp(prefix="repwatch-demo-"))
         self.alerts: deque[str] = deque(maxlen=12)
         self.alert_count = 0
+        #: the stream's live part begins now; its backlog and its timetable count from here
+        self.live_start = datetime.now(timezone.utc)
+        self.scenario = build_scenario("demo", seed=seed, start=self.live_start)
+        #: alert kind -> seconds after the live start at which it first fired / first resolved
+        self.fired: dict[AlertKind, float] = {}
+        self.resolved: dict[AlertKind, float] = {}
         self.stop = threading.Event()
         self.broker = None
         self.bootstrap = os.environ.get("REPWATCH_KAFKA_BOOTSTRAP", "")
@@ -113,19 +124,22 @@ class Demo:
             self.say(f"broker up at {self.bootstrap}")
         self.say("preparing the sentiment model...")
         self.model, self.warning = _resolve_model(self.workdir)
+        # The demo cannot wait an hour for an SLA or a week for a silence: the scenario's
+        # brands file carries per-brand detector settings in minutes (DEMO_DETECTORS).
+        brands_file = write_brands_file(self.scenario, self.workdir / "brands.yaml")
         ports = free_ports(3)
         base_env = {
             **os.environ,
             "REPWATCH_KAFKA_BOOTSTRAP": self.bootstrap,
             "REPWATCH_SENTIMENT_MODEL": self.model,
-            # A demo cannot wait an hour for an SLA: complaints on owned channels are
-            # due within 2 minutes here (the default is 60), the spike detector skips
-            # its 30-minute warm-up for brands it has never seen, and quiet brands'
-            # clocks follow wall time with 20 s of slack.
-            "REPWATCH_DETECTORS": json.dumps(
-                {"unanswered_complaint": {"sla_minutes": 2}, "negativity_spike": {"warmup_minutes": 0}}
-            ),
-            "REPWATCH_IDLE_DELAY_S": "20",
+            "REPWATCH_BRANDS_FILE": str(brands_file),
+            # The demo's brands are never quiet (they post every few seconds), so their clocks move
+            # with their own events and the idle policy has nothing to do. While the sentiment
+            # worker is still scoring the 15-minute backlog (minutes on a busy CPU), the alerting
+            # worker is caught up with what it was given, and a delay shorter than the backlog would
+            # move the brands' clocks to wall time ahead of their own events still in the queue
+            # (SLAs of complaints whose answers are on the way would expire)
+            "REPWATCH_IDLE_DELAY_S": "1200",
             "REPWATCH_IDLE_EVERY_S": "2",
             "PYTHONUNBUFFERED": "1",
         }
@@ -134,22 +148,10 @@ class Demo:
             "sentiment": [py, "-m", "services.sentiment"],
             "alerting": [py, "-m", "services.alerting"],
             "ingest": [
-                py,
-                "-m",
-                "services.cli",
-                "ingest",
-                "synthetic",
-                "--seed",
-                str(self.seed),
-                "--rate",
-                str(self.rate),
-                "--brand",
-                "acme",
-                "--brand",
-                "globex",
-                *[a for inc in INCIDENTS for a in ("--incident", inc)],
+                py, "-m", "devtools.feed", "--scenario", "demo", "--seed", str(self.seed),
+                "--start", self.live_start.isoformat(), "--live",
             ],
-        }
+        }  # fmt: skip
         for (name, argv), port in zip(commands.items(), ports, strict=True):
             stage = Stage(name, port)
             env = {**base_env, "REPWATCH_METRICS_PORT": str(port)}
@@ -168,9 +170,11 @@ class Demo:
         topic = os.environ.get("REPWATCH_TOPIC_PREFIX", "") + "alerts"
         while not self.stop.is_set():
             try:
+                # from the start of the topic (alerts may come before the view subscribes);
+                # on a shared cluster, alerts about event times before this demo are skipped
                 consumer = KafkaConsumer(
                     bootstrap_servers=self.bootstrap.split(","),
-                    auto_offset_reset="latest",
+                    auto_offset_reset="earliest",
                     enable_auto_commit=False,
                     group_id=None,
                 )
@@ -192,10 +196,18 @@ class Demo:
                         a = Alert.model_validate_json(r.value)
                     except ValueError:
                         continue
+                    if a.window_end < self.scenario.start:
+                        continue
+                    offset = time.monotonic() - self.started
+                    if a.status.value == "firing":
+                        self.fired.setdefault(a.kind, offset)
+                    elif a.status.value == "resolved":
+                        self.resolved.setdefault(a.kind, offset)
                     colour = {"firing": RED, "updated": YELLOW, "resolved": GREEN}[a.status.value]
                     when = datetime.now().strftime("%H:%M:%S")
                     self.alerts.appendleft(
-                        f"{when} {colour}{a.status.value.upper():8}{RESET} {a.severity.value:8} {a.message}"
+                        f"{when} {colour}{a.status.value.upper():8}{RESET} {a.kind.value:21} {a.severity.value:8} "
+                        f"{a.message}"
                     )
                     self.alert_count += 1
         consumer.close()
@@ -239,8 +251,11 @@ class Demo:
         lines += [
             "",
             f"sentiment: {RED}negative {neg}{RESET}  neutral {neu}  {GREEN}positive {pos}{RESET}",
-            f"incidents scripted: {', '.join(INCIDENTS)}   (stream: {self.rate:g} mentions/s)",
-            "detectors: " + ", ".join(k.value for k in AlertKind) + "  (SLA 2 min, no spike warm-up)",
+            f"incidents staged (live start {self.live_start.astimezone():%H:%M:%S}, after a 15-min backlog): "
+            + ", ".join(f"{kind} +{_mmss(minutes * 60)}" for kind, minutes in DEMO_TIMETABLE.items()),
+            f"{DIM}detectors in minutes for the demo (brands file {self.workdir / 'brands.yaml'}): SLA 2 min, "
+            f"silence after 3 min, spikes resolve after 2 quiet min{RESET}",
+            *self._kinds_lines(),
             "",
             f"{BOLD}alerts ({self.alert_count}){RESET}" + ("" if self.alerts else f"  {DIM}none yet{RESET}"),
             *self.alerts,
@@ -248,6 +263,19 @@ class Demo:
             f"{DIM}Ctrl-C stops everything. Logs: {self.workdir}{RESET}",
         ]
         return "\n".join(lines)
+
+    def _kinds_lines(self) -> list[str]:
+        """Which of the seven kinds fired so far, when (after the live start), and which resolved."""
+        seen = [k for k in AlertKind if k in self.fired]
+        waiting = [k.value for k in AlertKind if k not in self.fired]
+        colour = GREEN if not waiting else YELLOW
+        lines = [f"{BOLD}kinds seen: {colour}{len(seen)}/{len(AlertKind)}{RESET}"]
+        for k in seen:
+            done = f", resolved +{_mmss(self.resolved[k])}" if k in self.resolved else ""
+            lines.append(f"  {k.value:22} fired +{_mmss(self.fired[k])}{done}")
+        if waiting:
+            lines.append(f"  {DIM}waiting for: {', '.join(waiting)}{RESET}")
+        return lines
 
     def loop(self, duration: timedelta | None) -> None:
         tty = sys.stdout.isatty()
@@ -285,8 +313,13 @@ class Demo:
         print(f"{BOLD}repwatch demo:{RESET} stopped; no process left behind.", flush=True)
 
 
-def run_demo(duration: timedelta | None, rate: float, seed: int) -> int:
-    demo = Demo(rate=rate, seed=seed)
+def _mmss(seconds: float) -> str:
+    m, s = divmod(int(max(0.0, seconds)), 60)
+    return f"{m}:{s:02d}"
+
+
+def run_demo(duration: timedelta | None, seed: int = 0) -> int:
+    demo = Demo(seed=seed)
     # Ctrl-C and SIGTERM both end the view loop; cleanup happens in one place.
     signal.signal(signal.SIGTERM, lambda *_: demo.stop.set())
     signal.signal(signal.SIGINT, lambda *_: demo.stop.set())
@@ -299,4 +332,4 @@ def run_demo(duration: timedelta | None, rate: float, seed: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_demo(None, 4.0, 7))
+    sys.exit(run_demo(None))

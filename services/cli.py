@@ -74,10 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("broker", help="the embedded single-node Kafka broker")
     b.add_argument("action", choices=["start", "stop", "status"])
 
-    d = sub.add_parser("demo", help="broker + workers + synthetic incidents, with a live view (make run)")
+    d = sub.add_parser(
+        "demo", help="broker + workers + a simulated stream staging every kind of incident, with a live view (make run)"
+    )
     d.add_argument("--duration", type=_duration, help="stop after this long (default: until Ctrl-C)")
-    d.add_argument("--rate", type=float, default=2.0, help="background mentions per second")
-    d.add_argument("--seed", type=int, default=7)
+    d.add_argument("--seed", type=int, default=0, help="seed of the simulated world")
     return p
 
 
@@ -118,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         from devtools.demo import run_demo
 
-        return run_demo(duration=args.duration, rate=args.rate, seed=args.seed)
+        return run_demo(duration=args.duration, seed=args.seed)
     raise AssertionError(args.command)
 
 

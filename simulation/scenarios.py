@@ -20,6 +20,10 @@ big brand is above 5 negatives a minute). A shorter run keeps the first part of
 each brand's programme; the programmes are ordered so that every kind is in it.
 
 ``smoke``: two small brands, one day, one incident of each kind — for tests.
+
+``demo``: what ``make run`` streams: two brands from the wall-clock start, every
+kind of incident staged once in the first ten minutes (see :func:`demo`), with
+the detector settings that time compression needs in its brands file.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from shared.brands import BrandsFile
 from shared.schemas import Actor, EventType, ScoredMention
@@ -48,6 +53,7 @@ __all__ = ["SCENARIOS", "Run", "Scenario", "build_scenario"]
 #: three-week run crosses a DST switch in one brand's time zone
 DEFAULT_START = datetime(2026, 3, 2, tzinfo=timezone.utc)
 
+_S = timedelta(seconds=1)
 _M = timedelta(minutes=1)
 _H = timedelta(hours=1)
 _D = timedelta(days=1)
@@ -268,6 +274,144 @@ def smoke(seed: int = 0, weeks: float = 1 / 7) -> Scenario:
     return Scenario("smoke", seed, DEFAULT_START, duration, brands, tuple(incidents))
 
 
+#: the demo's timetable: minutes after the start at which each incident begins (see :func:`demo`)
+DEMO_TIMETABLE: dict[str, float] = {
+    "silent_community": 0.5,
+    "volume_surge": 1.0,
+    "deleted_complaint": 1.0,
+    "unanswered_complaint": 1.5,
+    "negativity_spike": 2.5,
+    "returning_complainant": 3.0,
+    "deletion_bias": 3.5,
+}
+
+#: the demo's detector settings, per brand: a demo cannot wait an hour for an SLA or a week for a
+#: silence, so every time scale is minutes (names and meanings: the ``Settings`` of each detector)
+DEMO_DETECTORS: dict[str, dict[str, dict[str, object]]] = {
+    "acme": {
+        "negativity_spike": {
+            "warmup_minutes": 10,
+            "windows_minutes": [2, 5],
+            "recent_minutes": 3,
+            "quiet_minutes": 2,
+            "cooldown_minutes": 1,
+            # an episode open 5 minutes is learned from again: a baseline learned from a
+            # 15-minute backlog is rough, and the real model reads a little more as complaints
+            # after it than in it, which would otherwise hold a surge open for good
+            "learn_after_minutes": 5,
+        },
+        "unanswered_complaint": {"sla_minutes": 2, "cooldown_minutes": 1},
+        "deleted_complaint": {"resolve_after_hours": 0.1, "reopen_minutes": 1},
+        "returning_complainant": {"quiet_hours": 0.05},
+        "silent_community": {"enabled": False},
+    },
+    "globex": {
+        "negativity_spike": {
+            "warmup_minutes": 10,
+            "windows_minutes": [2, 5],
+            "recent_minutes": 3,
+            "quiet_minutes": 2,
+            "cooldown_minutes": 1,
+            "learn_after_minutes": 5,
+            # its campaign (the surge) must not read as a wave when the rest of its traffic ebbs first
+            "share_ratio": 2.5,
+        },
+        "unanswered_complaint": {"sla_minutes": 2, "cooldown_minutes": 1},
+        "deleted_complaint": {"resolve_after_hours": 0.1, "reopen_minutes": 1},
+        "deletion_bias": {"window_days": 1, "min_removed": 3, "quiet_hours": 0.05, "cooldown_hours": 0.05},
+        "silent_community": {"silent_days": 3 / (24 * 60), "critical_factor": 0},
+    },
+}
+
+
+def _afternoon_zone(start: datetime) -> str:
+    """A fixed-offset zone where ``start`` falls in the early afternoon (13:00-14:00 local): the
+    demo's brands are then at their daily peak and at work, whenever the demo is run."""
+    offset = (13 - start.astimezone(timezone.utc).hour + 12) % 24 - 12  # -12..+11 hours from UTC
+    # POSIX sign convention: Etc/GMT-3 is three hours *ahead* of UTC
+    return "UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"
+
+
+def demo(
+    seed: int = 0, weeks: float = 1 / 7, *, start: datetime | None = None, history: timedelta = 15 * _M
+) -> Scenario:
+    """``make run``: two brands and every incident kind once, on a timetable of minutes.
+
+    ``start`` is when the live part begins (the demo passes wall-clock now and streams in
+    real time from there, so the idle policy and SLA timers work as they do live). The world
+    begins ``history`` earlier: that backlog goes out at once, and the detectors learn the
+    brands' normal traffic from it (the spike detector's warm-up is 10 minutes of it) instead
+    of alerting on a cold start. The world then runs on for ``weeks`` of normal traffic (a day
+    by default) so the demo can stay open. Time is compressed where the detectors need it, in
+    the brands file (:data:`DEMO_DETECTORS`): SLA 2 minutes, silence after 3, spikes that
+    resolve after 2 quiet minutes, the removal pattern judged over a day from 3 removals,
+    removed complaints closing after 6 minutes. The brands post every minute or so in each
+    of their channels (so only the staged silence is one), answer every person's mention in
+    them (so whatever the real model reads as a complaint is answered within the SLA), and
+    live where it is early afternoon, at the day's peak of traffic.
+
+    Timetable (:data:`DEMO_TIMETABLE`, minutes after ``start``; acme and globex each ~30
+    mentions a minute, ~6 of them complaints), and when each alert comes in a backtest:
+
+    * 0.5 ``silent_community`` — globex stops posting and replying in its Telegram support
+      chat for 6 minutes: fires 3 minutes later, resolves when it is back (complaints that
+      pile up there meanwhile may raise ``unanswered_complaint`` too);
+    * 1 ``volume_surge`` — globex's whole traffic 4x for 3 minutes (a campaign): the share of
+      complaints does not rise; resolves ~10 minutes in;
+    * 1 ``deleted_complaint`` — acme hides a complaint after 40 s and restores it 4 minutes later;
+    * 1.5 ``unanswered_complaint`` — two complaints to acme answered 1-2 minutes after the
+      2-minute SLA;
+    * 2.5 ``negativity_spike`` — acme: 6x its complaint rate for 3 minutes; resolves ~11
+      minutes in;
+    * 3 ``returning_complainant`` — a complaint acme deleted comes back a minute later from
+      the author's second account (its deletion is a ``deleted_complaint`` too);
+    * 3.5 ``deletion_bias`` — globex removes all 4 of a run of complaints, each within two
+      minutes: fires at the third removal (it does not resolve while the day's window holds them).
+    """
+    live = (start or DEFAULT_START).astimezone(timezone.utc)
+    zone = _afternoon_zone(live)
+    local = live.astimezone(ZoneInfo(zone))
+    # the daily peak half an hour after the start, to the microsecond: the stream then does not
+    # depend on the minute the demo is started at
+    peak = (local - local.replace(hour=0, minute=0, second=0, microsecond=0)) / timedelta(hours=1) + 0.5
+    often = (0.3 / 60, 1.0 / 60)  # a brand post per owned channel every 18-60 s
+    brands = (
+        BrandSpec(
+            "acme",
+            3.0,
+            zone,
+            (("en", 0.7), ("ru", 0.3)),
+            weekend=1.0,
+            peak_hour=peak,
+            post_gap_hours=often,
+            answers_all=True,
+        ),
+        BrandSpec(
+            "globex", 3.0, zone, (("en", 1.0),), weekend=1.0, peak_hour=peak, post_gap_hours=often, answers_all=True
+        ),
+    )
+    at = {k: history + timedelta(minutes=v) for k, v in DEMO_TIMETABLE.items()}
+    incidents: tuple[Incident, ...] = (
+        SilentCommunity("globex", at["silent_community"], channel="telegram:@globex_support", duration=6 * _M,
+                        quiet=3 * _M),
+        DeletedComplaint("acme", at["deleted_complaint"], channel="facebook:acmeofficial", lang="en",
+                         how=EventType.HIDDEN, visible=40 * _S, restore_after=4 * _M),
+        UnansweredComplaint("acme", at["unanswered_complaint"], channel="instagram:@acme", lang="en", complaints=2,
+                            spread=30 * _S, late_by=1 * _M, answer_jitter=1 * _M),
+        NegativitySpike("acme", at["negativity_spike"], multiplier=6.0, duration=3 * _M, ramp=20 * _S),
+        ReturningComplainant("acme", at["returning_complainant"], lang="en", channel="facebook:acmeofficial",
+                             style="comeback", visible=40 * _S, gap=1 * _M),
+        DeletionBias("globex", at["deletion_bias"], channel="facebook:globexofficial", duration=2 * _M,
+                     complaints=4, removed_share=1.0, min_removed=3, window=_D,
+                     removal_delay=(30 * _S, 2 * _M)),
+        VolumeSurge("globex", at["volume_surge"], multiplier=4.0, duration=3 * _M, ramp=30 * _S),
+    )  # fmt: skip
+    return Scenario(
+        "demo", seed, live - history, history + timedelta(weeks=weeks), brands, incidents, sla=2 * _M,
+        detectors=DEMO_DETECTORS,
+    )  # fmt: skip
+
+
 def _fill_channels(world: World, programme: dict[str, list[Incident]]) -> None:
     """Channel keys in the programme may use ``{video}``: the brand's official video id."""
     for brand, items in programme.items():
@@ -279,12 +423,22 @@ def _fill_channels(world: World, programme: dict[str, list[Incident]]) -> None:
                 items[i] = replace(inc, channel=match)  # type: ignore[call-arg]
 
 
-SCENARIOS: dict[str, Callable[..., Scenario]] = {"default": default, "smoke": smoke}
+SCENARIOS: dict[str, Callable[..., Scenario]] = {"default": default, "smoke": smoke, "demo": demo}
 
 
-def build_scenario(name: str = "default", *, seed: int = 0, weeks: float | None = None) -> Scenario:
+def build_scenario(
+    name: str = "default", *, seed: int = 0, weeks: float | None = None, start: datetime | None = None
+) -> Scenario:
+    """A named scenario; ``start`` (a timezone-aware time) only for ``demo``, which begins whenever asked."""
     try:
         make = SCENARIOS[name]
     except KeyError:
         raise ValueError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}") from None
-    return make(seed) if weeks is None else make(seed, weeks)
+    kw: dict[str, object] = {}
+    if start is not None:
+        if name != "demo":
+            raise ValueError(f"scenario {name!r} has a fixed start; only 'demo' takes one")
+        if start.tzinfo is None:
+            raise ValueError("start must be timezone-aware")
+        kw["start"] = start
+    return make(seed, **kw) if weeks is None else make(seed, weeks, **kw)

@@ -54,7 +54,6 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from services.ingest import corpus as C
 from shared.brands import BrandConfig, BrandsFile
 from shared.schemas import (
     Actor,
@@ -67,6 +66,7 @@ from shared.schemas import (
     SentimentLabel,
     mention_event_id,
 )
+from simulation import corpus as C
 
 __all__ = [
     "DAY",
@@ -195,11 +195,23 @@ class BrandSpec:
     weekend: float = 0.85
     #: local hour of the evening peak of the daily curve
     peak_hour: float = 19.0
+    #: hours between the brand's own posts in each owned channel (uniform between the two; in local
+    #: daytime only). The demo's brands post every minute or so, so a channel falls silent only when
+    #: an incident silences it
+    post_gap_hours: tuple[float, float] = _BRAND_POST_GAP_H
+    #: the brand answers every person's mention in its channels (spam aside), not only what the
+    #: simulated model reads as a complaint or a question: then whatever model scores the stream
+    #: again (the demo's real one reads some chatter as complaints), nothing waits for an answer
+    #: unless an incident makes it wait
+    answers_all: bool = False
 
     def __post_init__(self) -> None:
         if self.negatives_per_min <= 0:
             raise ValueError(f"brand {self.name!r}: negatives_per_min must be > 0")
         ZoneInfo(self.timezone)
+        lo, hi = self.post_gap_hours
+        if not 0 < lo <= hi:
+            raise ValueError(f"brand {self.name!r}: post_gap_hours must be 0 < low <= high")
         for lang, share in self.languages:
             if lang not in C.LANGUAGES:
                 raise ValueError(f"brand {self.name!r}: no corpus for language {lang!r}")
@@ -1035,6 +1047,13 @@ class World:
     def stream(self, scripts: Iterable[Iterable[Happening]] = ()) -> Iterator[ScoredMention]:
         """Every event of the world in event-time order, lazily: normal traffic of every brand
         merged with the incidents' ``scripts`` (each one in time order)."""
+        for _, event in self.stream_posts(scripts):
+            yield event
+
+    def stream_posts(self, scripts: Iterable[Iterable[Happening]] = ()) -> Iterator[tuple[Post, ScoredMention]]:
+        """:meth:`stream` with the :class:`Post` behind each event: what it was meant as
+        (``intent``, ``topic``), which the event itself does not say. The stand-in lexicon
+        model learns its word lists from it."""
         if self._streamed:
             raise RuntimeError("a World streams once (its channels and people move on): build a new one")
         self._streamed = True
@@ -1049,7 +1068,7 @@ class World:
             self._schedule_arrival(b, 0)
             post_rng = random.Random(f"{self.seed}/brand-posts/{b}")
             for ch in self.channels(b, owned=True):
-                first = int(post_rng.uniform(0.0, 6.0) * HOUR)
+                first = int(post_rng.uniform(0.0, min(6.0, self.brands[b].post_gap_hours[1])) * HOUR)
                 heapq.heappush(heap, (self._daytime(b, first, post_rng), next(seq), _BRAND_POST, (ch, post_rng)))
         for script in scripts:
             self._feed(iter(script))
@@ -1065,25 +1084,25 @@ class World:
                 post = self._people_post(rng, ch, scripted=False)
                 if ch.social:
                     ch.recent.append(post)
-                yield self._emit(Happening(t, EventType.CREATED, post, auto=True), rng)
+                yield post, self._emit(Happening(t, EventType.CREATED, post, auto=True), rng)
             elif what == _BRAND_POST:
                 ch, rng = item
-                gap = int(rng.uniform(*_BRAND_POST_GAP_H) * HOUR)
+                gap = int(rng.uniform(*self.brands[ch.brand].post_gap_hours) * HOUR)
                 heapq.heappush(heap, (self._daytime(ch.brand, t + gap, rng), next(seq), _BRAND_POST, item))
                 if self._silent_until(ch, t) is not None:
                     continue
                 post = self.brand_post(rng, ch, scripted=False)
                 ch.recent.append(post)
-                yield self._emit(Happening(t, EventType.CREATED, post), rng)
+                yield post, self._emit(Happening(t, EventType.CREATED, post), rng)
             elif what == _EMIT:
                 h: Happening = item
                 if h.post.gone and h.etype in (EventType.DELETED, EventType.HIDDEN, EventType.EDITED):
                     continue
-                yield self._emit(h, self._rng_for(h.post))
+                yield h.post, self._emit(h, self._rng_for(h.post))
             else:
                 h, script = item
                 self._feed(script)
-                yield self._emit(h, self._rng_for(h.post))
+                yield h.post, self._emit(h, self._rng_for(h.post))
 
     @property
     def pending(self) -> int:
@@ -1152,7 +1171,7 @@ class World:
                 actor, etype = (Actor.PLATFORM if r < platform else None), EventType.DELETED
             self._later(Happening(t + int(rng.uniform(2.0, 90.0) * MINUTE), etype, post, actor))
             return
-        answer = needs_answer(post)
+        answer = needs_answer(post) or (self.brands[post.brand].answers_all and ch.owned and post.topic != "spam")
         if answer or (ch.owned and post.intent == POS and rng.random() < _THANKS_P):
             delay = rng.lognormvariate(math.log(_REPLY_MEDIAN_S), _REPLY_SIGMA)
             delay = min(max(delay, _REPLY_MIN_S), _REPLY_MAX_SLA_SHARE * self.sla / SECOND)

@@ -156,13 +156,13 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str, interval:
 
 @pytest.fixture(scope="session")
 def lexicon_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A hand-wired classifier that labels synthetic mentions roughly as they were meant.
+    """A hand-wired classifier that labels the simulated world's mentions roughly as they were meant.
 
     Its word lists are learned from a different seed than the tests use.
     """
-    from services.sentiment.stand_in import build_synthetic_lexicon_model
+    from simulation.lexicon import build_simulation_lexicon_model
 
-    return build_synthetic_lexicon_model(tmp_path_factory.mktemp("lexicon-model"))
+    return build_simulation_lexicon_model(tmp_path_factory.mktemp("lexicon-model"))
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""``python -m services.ingest file PATH`` / ``python -m services.ingest synthetic ...``."""
+"""``python -m services.ingest file PATH`` (the simulated stream: ``python -m devtools.feed``)."""
 
 import sys
 

@@ -1,7 +1,9 @@
-"""The ingest worker: files or the synthetic generator -> ``mentions.raw``.
+"""The ingest worker: files (and, through :func:`run_source`, any iterable of events) -> ``mentions.raw``.
 
 Invalid input lines go to ``deadletter`` with the reason and line number; they
-never stop the run.
+never stop the run. The simulated world's stream (``make run``, the pipeline
+tests) is sent by ``python -m devtools.feed``, which calls :func:`run_source`:
+a production service does not import the simulation.
 """
 
 from __future__ import annotations
@@ -10,18 +12,20 @@ import argparse
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
-from services.ingest.pacing import Pacer
+from services.ingest.pacing import Pacer, UntilDue
 from services.ingest.settings import IngestSettings
 from services.ingest.sources import InvalidLine, ParsedLine, detect_format, read_file
-from shared.durations import parse_duration
 from shared.kafka.transport import Outgoing, Producer
 from shared.runtime import SourceFailed, WorkerContext, fail, main_guard, run_producing_worker, start_context
 from shared.schemas import DeadLetter, MentionEvent
 
 log = logging.getLogger(__name__)
+
+#: what paces a source: a fixed rate or event-time replay, or each event at its own time
+PacerLike = Pacer | UntilDue
 
 
 def _utcnow() -> datetime:
@@ -52,7 +56,7 @@ def pump(
     settings: IngestSettings,
     ctx: WorkerContext,
     source: str,
-    pacer: Pacer,
+    pacer: PacerLike,
     limit: int | None = None,
 ) -> int:
     """Send items paced by ``pacer``; flush before every pause so latency stays low."""
@@ -90,7 +94,12 @@ def pump(
     return sent
 
 
-def _run(settings: IngestSettings, items: Iterable[ParsedLine], source: str, pacer: Pacer, limit: int | None) -> int:
+def run_source(
+    settings: IngestSettings, items: Iterable[ParsedLine], source: str, pacer: PacerLike, limit: int | None = None
+) -> int:
+    """Send ``items`` to ``mentions.raw`` (invalid lines to ``deadletter``) as a worker: start-up,
+    signals, metrics and exit codes as for every other worker; ``source`` names it in logs and
+    dead letters."""
     ctx = start_context("ingest", settings)
     started = time.monotonic()
 
@@ -117,58 +126,11 @@ def run_file(
     except ValueError as exc:
         return fail(f"ingest: {exc}", 1)
     items = read_file(path, fmt, _utcnow, settings.max_record_bytes)
-    return _run(settings, items, f"file:{path}", Pacer(rate=rate, speed=speed, clock=time.monotonic), limit)
-
-
-def run_synthetic(
-    settings: IngestSettings,
-    *,
-    seed: int,
-    rate: float,
-    brands: list[str],
-    incidents: list[str],
-    duration: timedelta | None,
-    speed: float | None,
-    limit: int | None = None,
-    start: datetime | None = None,
-) -> int:
-    from services.ingest.synthetic import Incident, SyntheticMentionStream
-
-    try:
-        parsed = [Incident.parse(spec) for spec in incidents]
-    except ValueError as exc:
-        return fail(f"ingest: {exc}", 1)
-    stream = SyntheticMentionStream(
-        seed=seed,
-        start=start or _utcnow(),
-        rate_per_s=rate,
-        brands=brands,
-        incidents=parsed,
-        duration=duration,
-    )
-    pacer = Pacer(rate=None, speed=speed, clock=time.monotonic)
-    return _run(settings, stream, f"synthetic:seed={seed}", pacer, limit)
-
-
-def _duration_arg(text: str) -> timedelta:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _timestamp_arg(text: str) -> datetime:
-    try:
-        ts = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    if ts.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} has no timezone (add Z or +03:00)")
-    return ts
+    return run_source(settings, items, f"file:{path}", Pacer(rate=rate, speed=speed, clock=time.monotonic), limit)
 
 
 def add_arguments(ingest: argparse.ArgumentParser) -> None:
-    """``ingest file …`` and ``ingest synthetic …`` (used by ``repwatch ingest`` too)."""
+    """``ingest file …`` (used by ``repwatch ingest`` too)."""
     isub = ingest.add_subparsers(dest="source", required=True)
     f = isub.add_parser("file", help="a JSONL or CSV export of mention events")
     f.add_argument("path", type=Path)
@@ -176,37 +138,13 @@ def add_arguments(ingest: argparse.ArgumentParser) -> None:
     f.add_argument("--rate", type=float, help="at most this many events per second")
     f.add_argument("--speed", type=float, help="replay event time this many times faster (1 = real time)")
     f.add_argument("--limit", type=int, help="stop after this many records")
-    s = isub.add_parser("synthetic", help="a seeded, believable multilingual mention stream")
-    s.add_argument("--seed", type=int, default=42)
-    s.add_argument("--rate", type=float, default=5.0, help="background mentions per second (event time)")
-    s.add_argument("--brand", action="append", dest="brands", help="brand name (repeatable; default acme)")
-    s.add_argument("--incident", action="append", default=[], help="e.g. negativity-spike@+2m, deleted-complaint@+3m")
-    s.add_argument("--duration", type=_duration_arg, help="event-time length of the stream (default: endless)")
-    s.add_argument("--speed", type=float, default=1.0, help="event time per wall second (0 = as fast as possible)")
-    s.add_argument("--limit", type=int, help="stop after this many records")
-    s.add_argument(
-        "--start",
-        type=_timestamp_arg,
-        help="event time of the stream's start, ISO 8601 with zone "
-        "(default: now); with --seed it makes a replay produce identical event ids",
-    )
 
 
 def run_args(args: argparse.Namespace) -> int:
     settings = IngestSettings()
     if args.source == "file":
         return run_file(settings, args.path, args.format, args.rate, args.speed, args.limit)
-    return run_synthetic(
-        settings,
-        seed=args.seed,
-        rate=args.rate,
-        brands=args.brands or ["acme"],
-        incidents=args.incident,
-        duration=args.duration,
-        speed=args.speed,
-        limit=args.limit,
-        start=args.start,
-    )
+    raise AssertionError(args.source)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

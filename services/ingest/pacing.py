@@ -34,3 +34,18 @@ class Pacer:
             due = max(due, self._wall_start + (occurred_at - self._event_start).total_seconds() / self._speed)
         self._emitted += 1
         return max(0.0, due - now)
+
+
+class UntilDue:
+    """Waits until each event's own time has come by the wall clock: a live stream dated around now.
+
+    Events dated in the past (a backlog) go at once; later ones go when ``occurred_at``
+    is reached, so event time and wall time agree as they do for a real source. Same
+    interface as :class:`Pacer` (``delay_for``).
+    """
+
+    def __init__(self, *, now: Callable[[], datetime]) -> None:
+        self._now = now
+
+    def delay_for(self, occurred_at: datetime) -> float:
+        return max(0.0, (occurred_at - self._now()).total_seconds())

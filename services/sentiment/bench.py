@@ -6,7 +6,7 @@ engine in each precision the device supports, printed as ratios with the
 label agreement against the pipeline. Nothing here asserts a speed: it prints.
 
 Texts are real tweets from the UMSAB validation splits when ``../shared/data``
-(or ``REPWATCH_DATA_DIR``) is there, else synthetic mentions.
+(or ``REPWATCH_DATA_DIR``) is there, else the simulated world's mentions.
 """
 
 from __future__ import annotations
@@ -38,14 +38,16 @@ def load_texts(n: int, seed: int) -> tuple[list[str], str]:
                     texts.extend(line.strip() for line in f.read_text(encoding="utf-8").splitlines() if line.strip())
         source = f"UMSAB tweets ({umsab})"
     if not texts:
-        from datetime import datetime, timezone
+        # A dev tool's fallback (``make bench-sentiment`` without the data sets): the simulated
+        # world's mentions, imported here and only here, because a production service does not
+        # depend on the simulation at import time.
         from itertools import islice
 
-        from services.ingest.synthetic import SyntheticMentionStream
+        from simulation.scenarios import build_scenario
 
-        stream = SyntheticMentionStream(seed=seed, start=datetime(2026, 1, 1, tzinfo=timezone.utc))
-        texts = [e.text for e in islice(stream, n * 2) if e.text]
-        source = "synthetic mentions"
+        stream = build_scenario("demo", seed=seed, weeks=1.0).stream()
+        texts = [s.mention.text for s in islice(stream, n * 2) if s.mention.text]
+        source = "simulated mentions"
     rng = random.Random(seed)
     rng.shuffle(texts)
     if len(texts) < n:  # a GPU needs more texts than the val+train splits hold to be timed
@@ -101,8 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     probe = SentimentEngine(model, EngineOptions(device=device, tokenizer_processes=0))
     prefixed = [probe.text_prefix + t for t in texts]  # the pipeline gets exactly what the engine feeds the model
     probe.close()
-    print(f"model: {model}\ndevice: {device} ({torch.cuda.get_device_name() if gpu else _cpu_name()}), "
-          f"torch threads {torch.get_num_threads()}\ntexts: {source}; engine {len(texts)}, pipeline {n_pipe}")
+    print(
+        f"model: {model}\ndevice: {device} ({torch.cuda.get_device_name() if gpu else _cpu_name()}), "
+        f"torch threads {torch.get_num_threads()}\ntexts: {source}; engine {len(texts)}, pipeline {n_pipe}"
+    )
 
     print("\nrunning transformers.pipeline('text-classification') with default settings ...", flush=True)
     pipe_labels, pipe_s = pipeline_labels(model, prefixed[:n_pipe], device)

@@ -2,7 +2,9 @@
 
 They exercise the plumbing (tests, and ``make run`` before the default model is
 built) through exactly the code path a real model takes. They are not sentiment
-models, and whoever shows their output must say so.
+models, and whoever shows their output must say so. The lexicon that knows the
+simulated world's words is built in :mod:`simulation.lexicon` (a production
+service does not import the simulation).
 """
 
 from __future__ import annotations
@@ -146,31 +148,3 @@ def build_lexicon_model(
         clf.bias[0], clf.bias[2] = -1.0, -1.0
     model.save_pretrained(out_dir)
     return out_dir
-
-
-def build_synthetic_lexicon_model(out_dir: Path, *, seed: int = 1, sample: int = 20_000) -> Path:
-    """A lexicon model whose word lists come from the synthetic generator's own texts.
-
-    Words the generator uses only in negative (positive) texts become the negative
-    (positive) lexicon, so synthetic mentions get roughly the label they were
-    written with — enough for a test or a demo to know what must alert. It knows
-    nothing about real language.
-    """
-    import itertools
-    import re
-    from collections import Counter
-    from datetime import datetime, timezone
-
-    from services.ingest.synthetic import SyntheticMentionStream
-
-    stream = SyntheticMentionStream(seed=seed, start=datetime(2026, 1, 1, tzinfo=timezone.utc), rate_per_s=5)
-    seen: dict[str, Counter[str]] = {"negative": Counter(), "neutral": Counter(), "positive": Counter()}
-    for item in itertools.islice(stream.labeled(), sample):
-        if item.event.text and not item.event.author_is_brand:
-            seen[item.intent].update(set(re.findall(r"\w+", item.event.text.lower())))
-
-    def only_in(intent: str) -> set[str]:
-        others = [c for k, c in seen.items() if k != intent]
-        return {w for w, n in seen[intent].items() if n >= 3 and not any(w in c for c in others)}
-
-    return build_lexicon_model(out_dir, only_in("negative"), only_in("positive"), set().union(*seen.values()))

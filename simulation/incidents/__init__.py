@@ -24,8 +24,8 @@ from enum import StrEnum
 from typing import Any, ClassVar
 from weakref import WeakKeyDictionary
 
-from services.ingest import corpus as C
 from shared.schemas import AlertKind, Severity
+from simulation import corpus as C
 from simulation.world import Author, Channel, Happening, Post, World, render, typo
 
 __all__ = [

@@ -39,6 +39,8 @@ class DeletionBias(Incident):
     min_removed: int = 5
     ratio: float = 3.0
     window: timedelta = timedelta(days=7)
+    #: the brand removes each one this long after it was posted (uniform between the two)
+    removal_delay: tuple[timedelta, timedelta] = (timedelta(minutes=2), timedelta(minutes=40))
 
     def footprint(self) -> timedelta:
         return self.duration + timedelta(hours=3)
@@ -62,7 +64,8 @@ class DeletionBias(Incident):
             text, topic = complaint_text(rng, world, ch, lang, author)
             post = world.new_post(rng, ch, lang, "negative", author, text, topic=topic, probs=clear_negative(rng))
             plan.add(Happening(t, EventType.CREATED, post))
-            t_gone = t + int(rng.uniform(2.0, 40.0) * MINUTE)
+            lo, hi = (d / timedelta(minutes=1) for d in self.removal_delay)
+            t_gone = t + int(rng.uniform(lo, hi) * MINUTE)
             how = EventType.HIDDEN if rng.random() < 0.6 else EventType.DELETED
             actor = Actor.BRAND if rng.random() < 0.8 else None
             removal = plan.add(Happening(t_gone, how, post, actor))

@@ -24,8 +24,8 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 
-from services.ingest import corpus as C
 from shared.schemas import AlertKind, EventType
+from simulation import corpus as C
 from simulation.incidents import Incident, Label, Plan, clear_negative
 from simulation.world import MINUTE, Channel, Happening, World
 

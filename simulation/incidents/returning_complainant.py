@@ -22,8 +22,8 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 
-from services.ingest import corpus as C
 from shared.schemas import Actor, AlertKind, EventType
+from simulation import corpus as C
 from simulation.incidents import (
     Incident,
     Label,

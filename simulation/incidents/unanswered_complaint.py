@@ -13,10 +13,12 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 
-from services.ingest import corpus as C
 from shared.schemas import AlertKind, EventType
+from simulation import corpus as C
 from simulation.incidents import Incident, Label, Plan, clear_negative, owned_social, pick_lang
 from simulation.world import MINUTE, Happening, World
+
+_MIN = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class UnansweredComplaint(Incident):
     late_by: timedelta | None = timedelta(hours=2)
     #: questions instead of complaints (a question is owed an answer too)
     question: bool = False
+    #: each late answer comes up to this much later still (spread at random)
+    answer_jitter: timedelta = timedelta(minutes=10)
 
     def footprint(self) -> timedelta:
         late = self.late_by if self.late_by is not None else timedelta(hours=12)
@@ -68,7 +72,9 @@ class UnansweredComplaint(Incident):
             plan.add(Happening(t, EventType.CREATED, post))
             ids.append(post.mention_id)
             if self.late_by is not None:
-                t_ans = t + world.sla + world.t_of(self.late_by) + int(rng.uniform(0.0, 10.0) * MINUTE)
+                t_ans = (
+                    t + world.sla + world.t_of(self.late_by) + int(rng.uniform(0.0, self.answer_jitter / _MIN) * MINUTE)
+                )
                 plan.add(Happening(t_ans, EventType.CREATED, world.brand_reply(rng, post)))
                 last_answer = t_ans if last_answer is None else max(last_answer, t_ans)
         end = last_answer if last_answer is not None else world.end

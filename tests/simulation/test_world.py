@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.ingest import corpus as C
 from shared.schemas import Actor, EventType, Platform, ScoredMention, decode
+from simulation import corpus as C
 from simulation.world import (
     DAY,
     HOUR,
@@ -310,6 +310,8 @@ def test_bad_brand_specs_are_refused():
         BrandSpec("x", 1.0, languages=(("xx", 1.0),))
     with pytest.raises(ValueError):
         World([BRANDS[0], BRANDS[0]], start=START, duration=timedelta(days=1))
+    with pytest.raises(ValueError, match="post_gap_hours"):
+        BrandSpec("x", 1.0, post_gap_hours=(2.0, 1.0))
 
 
 def test_others_removed_share_is_what_the_brand_really_removes(two_days):
@@ -333,3 +335,131 @@ def test_a_world_streams_once():
     list(w.stream())
     with pytest.raises(RuntimeError):
         next(w.stream())
+
+
+# --------------------------------------------------------------------------- every language, people, threads
+
+ALL_LANGS = tuple((code, 1.0) for code in C.LANGUAGES)
+
+
+@pytest.fixture(scope="module")
+def polyglot():
+    """One brand written about in every language of the corpus, for a day, with the Post behind each event."""
+    w = World(
+        [BrandSpec("acme", 1.5, "UTC", ALL_LANGS, peak_hour=14.0)], start=START, duration=timedelta(days=1), seed=5
+    )
+    return w, list(w.stream_posts())
+
+
+def test_every_language_and_script_is_written(polyglot):
+    _, pairs = polyglot
+    people = [(p, ev.mention) for p, ev in pairs if ev.mention.event_type is EventType.CREATED and not p.is_brand]
+    langs = Counter(m.lang for _, m in people)
+    assert set(langs) == set(C.LANGUAGES)
+    assert min(langs.values()) > 0.04 * len(people)
+    texts = " ".join(m.text for _, m in people)
+    assert re.search(r"[а-яё]", texts) and re.search(r"[\u0600-\u06ff]", texts)  # Cyrillic and Arabic
+    assert re.search(r"[ëç]", texts) and re.search(r"[ñ¿¡]", texts) and re.search(r"[äöüß]", texts)
+    assert re.search(r"[іїєґ]", texts)  # Ukrainian letters
+    # mixed script: a Latin brand name or model inside Cyrillic and Arabic sentences
+    assert any(re.search(r"[A-Za-z]", m.text) and re.search(r"[а-я\u0600-\u06ff]", m.text) for _, m in people)
+
+
+def test_intents_topics_and_texts_are_varied(polyglot):
+    _, pairs = polyglot
+    people = [p for p, ev in pairs if ev.mention.event_type is EventType.CREATED and not p.is_brand]
+    people = [p for p in people if p.topic != "spam"]
+    mix = Counter(p.intent for p in people)
+    assert 0.14 < mix["negative"] / len(people) < 0.32
+    assert {p.topic for p in people if p.intent == "negative"} >= set(C.COMPLAINT_TOPICS) | {"sarcasm"}
+    texts = [p.text for p in people]
+    assert len(set(texts)) > 0.6 * len(texts)
+    joined = "".join(texts)
+    assert any(e in joined for e in C.EMOJI["negative"]) and any(e in joined for e in C.EMOJI["positive"])
+
+
+def test_authors_repeat_and_reach_is_heavy_tailed(two_days):
+    _, events = two_days
+    users = [
+        ev.mention
+        for ev in events
+        if ev.mention.event_type is EventType.CREATED
+        and not ev.mention.author_is_brand
+        and ev.mention.platform is not Platform.RSS
+    ]
+    per_author = Counter(m.author_id for m in users)
+    assert max(per_author.values()) >= 5  # regulars
+    assert sum(1 for c in per_author.values() if c == 1) > 0.5 * len(per_author)  # and many one-offs
+    followers = sorted(m.author_followers for m in users if m.author_followers is not None)
+    assert followers[-1] >= 100 * followers[len(followers) // 2] and followers[-1] >= 20_000  # influencers
+    likes = sorted(m.engagement.likes for m in users)
+    assert likes[len(likes) // 2] <= 5 and likes[-1] >= 100
+
+
+def test_replies_point_to_earlier_mentions_in_the_same_channel_and_language(polyglot):
+    _, pairs = polyglot
+    seen: dict[str, tuple[str, str | None]] = {}
+    replies = brand_replies = 0
+    for _, ev in pairs:
+        m = ev.mention
+        if m.event_type is not EventType.CREATED:
+            continue
+        if m.parent_id is not None:
+            assert m.parent_id in seen, m
+            channel, lang = seen[m.parent_id]
+            assert channel == m.channel
+            replies += 1
+            if m.author_is_brand:
+                assert lang == m.lang
+                brand_replies += 1
+        seen[m.mention_id] = (m.channel, m.lang)
+    assert replies > 300 and brand_replies > 100
+
+
+def test_lifecycle_events_follow_their_mention(polyglot):
+    _, pairs = polyglot
+    first = {}
+    kinds: Counter[EventType] = Counter()
+    for post, ev in pairs:
+        m = ev.mention
+        if m.event_type is EventType.CREATED:
+            first[m.mention_id] = m
+            continue
+        orig = first[m.mention_id]
+        assert (orig.channel, orig.author_id, orig.platform) == (m.channel, m.author_id, m.platform)
+        assert m.occurred_at > orig.occurred_at
+        assert post.mention_id == m.mention_id
+        kinds[m.event_type] += 1
+        if m.event_type in (EventType.DELETED, EventType.HIDDEN):
+            assert m.text == ""
+            # in normal times nobody removes a complaint: spam, or an author's own non-negative post
+            assert post.topic == "spam" or (post.intent != "negative" and m.actor in (Actor.AUTHOR, None))
+        if m.event_type is EventType.EDITED:
+            assert m.text and m.text != orig.text and m.text.startswith(orig.text)
+    assert kinds[EventType.EDITED] > 20 and kinds[EventType.DELETED] > 5
+
+
+def test_channel_layout_follows_the_languages():
+    w = World([BrandSpec("acme", 1.0, languages=(("ru", 0.5), ("en", 0.5)))], start=START, duration=timedelta(days=1))
+    vk = w.channel("acme", "vk:club_acme")
+    assert set(vk.langs) == {"ru"} and vk.owned
+    support = w.channel("acme", "telegram:@acme_support")  # both languages lay one out: it is shared
+    assert set(support.langs) == {"ru", "en"} and support.owned
+    assert sum(ch.weight for ch in w.channels("acme")) == pytest.approx(1.0)
+
+
+def test_stream_posts_is_stream_with_the_posts_behind_it():
+    a = [ev for ev in _world(0.05).stream()]
+    pairs = list(_world(0.05).stream_posts())
+    assert [ev for _, ev in pairs] == a
+    assert all(p.mention_id == ev.mention.mention_id and p.brand == ev.mention.brand for p, ev in pairs)
+
+
+def test_a_brand_can_post_often():
+    brand = BrandSpec("acme", 1.0, "UTC", peak_hour=14.0, post_gap_hours=(0.3 / 60, 1.0 / 60))
+    w = World([brand], start=START + timedelta(hours=12), duration=timedelta(minutes=30), seed=1)
+    posts = Counter(
+        ev.mention.channel for ev in w.stream() if ev.mention.author_is_brand and ev.mention.parent_id is None
+    )
+    owned = {ch.key for ch in w.channels("acme", owned=True)}
+    assert set(posts) == owned and min(posts.values()) >= 25  # every 18-60 s in every owned channel

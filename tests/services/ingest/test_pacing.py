@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from services.ingest.pacing import Pacer
+from services.ingest.pacing import Pacer, UntilDue
 from tests.factories import T0
 
 
@@ -38,3 +38,13 @@ def test_slower_of_rate_and_speed_wins():
     p = Pacer(rate=1, speed=100, clock=FakeClock())
     p.delay_for(T0)
     assert p.delay_for(T0 + timedelta(seconds=1)) == 1.0
+
+
+def test_until_due_sends_the_past_at_once_and_the_future_when_its_time_comes():
+    now = [T0]
+    p = UntilDue(now=lambda: now[0])
+    assert p.delay_for(T0 - timedelta(minutes=15)) == 0  # a backlog goes out at once
+    assert p.delay_for(T0) == 0
+    assert p.delay_for(T0 + timedelta(seconds=90)) == 90
+    now[0] = T0 + timedelta(seconds=60)
+    assert p.delay_for(T0 + timedelta(seconds=90)) == 30

@@ -1,7 +1,7 @@
-"""Phrase material for the synthetic mention stream, as plain immutable data.
+"""Phrase material for the simulated world's mentions, as plain immutable data.
 
-Why a separate module: the generator (:mod:`services.ingest.synthetic`) is
-logic, this file is *language*. Keeping them apart lets someone who writes
+Why a separate module: the world (:mod:`simulation.world`) and its incidents
+are logic, this file is *language*. Keeping them apart lets someone who writes
 Albanian or Spanish improve the texts without reading any Python beyond
 tuples, and lets a test render every template to catch a broken slot.
 
