@@ -8,13 +8,18 @@ every kind of incident once within the first four minutes, so that all seven ale
 kinds fire (and the episodes resolve) within minutes. The detector settings that
 time compression needs (SLA 2 minutes, silence after 3, ...) are in the brands
 file the scenario writes, which the alerting worker reads as
-``REPWATCH_BRANDS_FILE``. The view shows counts per stage, which kinds fired so
-far, and the alerts as they come. Ctrl-C stops everything in order (ingest,
-workers, broker) and leaves no process.
+``REPWATCH_BRANDS_FILE``. The notifier delivers every alert to a webhook receiver
+inside the demo, which checks each request's Standard Webhooks signature the way
+a receiving team would (:mod:`shared.standard_webhooks`). The view shows counts
+per stage, which kinds fired so far, the alerts as they come and what the webhook
+received. Ctrl-C stops everything in order (ingest, workers, broker) and leaves
+no process.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import signal
@@ -26,12 +31,14 @@ import urllib.request
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from devtools.feed import write_brands_file
 from devtools.procs import free_ports, spawn, stop_process
+from shared import standard_webhooks
 from shared.schemas import AlertKind
 from simulation.scenarios import DEMO_TIMETABLE, build_scenario
 
@@ -88,6 +95,65 @@ def _resolve_model(workdir: Path) -> tuple[str, str | None]:
     )
 
 
+class DemoWebhook:
+    """The receiving end of the notifier's webhook, as a team would run it: verify the
+    signature, then use the alert. Counts what arrived for the view."""
+
+    def __init__(self, port: int) -> None:
+        self.secret = "whsec_" + base64.b64encode(os.urandom(24)).decode()
+        self.received = 0
+        self.bad_signatures = 0
+        self.ids: set[str] = set()
+        self.last: deque[str] = deque(maxlen=4)
+        self._lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                try:
+                    standard_webhooks.verify(outer.secret, dict(self.headers.items()), body, time.time())
+                    alert = json.loads(body)
+                except (standard_webhooks.SignatureError, ValueError):
+                    with outer._lock:
+                        outer.bad_signatures += 1
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                with outer._lock:
+                    outer.received += 1
+                    outer.ids.add(self.headers.get("webhook-id", ""))
+                    outer.last.appendleft(
+                        f"{datetime.now():%H:%M:%S} {alert['status'].upper():8} {alert['kind']:21} "
+                        f"{alert['brand']} (webhook-id {self.headers.get('webhook-id', '')[:16]}…)"
+                    )
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:  # the view shows what matters
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.url = f"http://127.0.0.1:{port}/repwatch"
+        threading.Thread(target=self.server.serve_forever, daemon=True, name="webhook").start()
+
+    def routes_file(self, path: Path) -> Path:
+        path.write_text(
+            "# every alert to the demo's own webhook receiver (the secret is in the environment)\n"
+            f'receivers:\n  demo-webhook: {{type: webhook, url: "{self.url}", secret: {{env: {SECRET_ENV}}}}}\n'
+            "default: [demo-webhook]\n",
+            encoding="utf-8",
+        )
+        return path
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+SECRET_ENV = "REPWATCH_DEMO_WEBHOOK_SECRET"
+
+
 class Demo:
     def __init__(self, seed: int) -> None:
         self.seed = seed
@@ -106,6 +172,7 @@ class Demo:
         self.stages: list[Stage] = []
         self.warning: str | None = None
         self.model = ""
+        self.webhook: DemoWebhook | None = None
         self.started = time.monotonic()
 
     def say(self, msg: str) -> None:
@@ -127,12 +194,16 @@ class Demo:
         # The demo cannot wait an hour for an SLA or a week for a silence: the scenario's
         # brands file carries per-brand detector settings in minutes (DEMO_DETECTORS).
         brands_file = write_brands_file(self.scenario, self.workdir / "brands.yaml")
-        ports = free_ports(3)
+        ports = free_ports(5)
+        self.webhook = DemoWebhook(ports.pop())
+        routes_file = self.webhook.routes_file(self.workdir / "routes.yaml")
         base_env = {
             **os.environ,
             "REPWATCH_KAFKA_BOOTSTRAP": self.bootstrap,
             "REPWATCH_SENTIMENT_MODEL": self.model,
             "REPWATCH_BRANDS_FILE": str(brands_file),
+            "REPWATCH_ROUTES_FILE": str(routes_file),
+            SECRET_ENV: self.webhook.secret,
             # The demo's brands are never quiet (they post every few seconds), so their clocks move
             # with their own events and the idle policy has nothing to do. While the sentiment
             # worker is still scoring the 15-minute backlog (minutes on a busy CPU), the alerting
@@ -147,6 +218,7 @@ class Demo:
         commands = {
             "sentiment": [py, "-m", "services.sentiment"],
             "alerting": [py, "-m", "services.alerting"],
+            "notifier": [py, "-m", "services.notifier"],
             "ingest": [
                 py, "-m", "devtools.feed", "--scenario", "demo", "--seed", str(self.seed),
                 "--start", self.live_start.isoformat(), "--live",
@@ -259,6 +331,7 @@ class Demo:
             "",
             f"{BOLD}alerts ({self.alert_count}){RESET}" + ("" if self.alerts else f"  {DIM}none yet{RESET}"),
             *self.alerts,
+            *self._webhook_lines(),
             "",
             f"{DIM}Ctrl-C stops everything. Logs: {self.workdir}{RESET}",
         ]
@@ -276,6 +349,17 @@ class Demo:
         if waiting:
             lines.append(f"  {DIM}waiting for: {', '.join(waiting)}{RESET}")
         return lines
+
+    def _webhook_lines(self) -> list[str]:
+        w = self.webhook
+        if w is None:
+            return []
+        with w._lock:
+            head = (
+                f"{BOLD}delivered by the notifier to the demo webhook: {w.received}{RESET} "
+                f"(signatures verified; bad signatures: {w.bad_signatures}; distinct webhook-ids: {len(w.ids)})"
+            )
+            return ["", head, *w.last]
 
     def loop(self, duration: timedelta | None) -> None:
         tty = sys.stdout.isatty()
@@ -303,10 +387,12 @@ class Demo:
     def shutdown(self) -> None:
         self.stop.set()
         print(f"\n{BOLD}repwatch demo:{RESET} stopping ingest, workers and broker...", flush=True)
-        for name in ("ingest", "sentiment", "alerting"):
+        for name in ("ingest", "sentiment", "alerting", "notifier"):
             for s in self.stages:
                 if s.name == name:
                     stop_process(s.proc, timeout=20)
+        if self.webhook is not None:
+            self.webhook.close()
         if self.broker is not None:
             self.broker.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)

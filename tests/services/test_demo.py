@@ -48,7 +48,7 @@ def test_demo_runs_the_pipeline_and_cleans_up(lexicon_model_dir):
     assert "broker up at 127.0.0.1:" in out
     workdir = re.search(r"logs are in (\S+)", out).group(1)
     last = out.rsplit("RepWatch — live pipeline", 1)[-1]
-    for stage in ("sentiment", "alerting", "ingest"):
+    for stage in ("sentiment", "alerting", "notifier", "ingest"):
         row = re.search(rf"^{stage}\s+\S*up\S*\s+(\d+)\s+(\d+)", last, re.M)
         assert row, f"{stage} not up in the last screen:\n{last}"
     produced_by_ingest = int(re.search(r"^ingest\s+\S*up\S*\s+\d+\s+(\d+)", last, re.M).group(1))
@@ -57,6 +57,12 @@ def test_demo_runs_the_pipeline_and_cleans_up(lexicon_model_dir):
     assert "brands.yaml" in out and "incidents staged" in out
     assert re.search(r"kinds seen: \S*[1-7]/7", last), "the first staged incidents should have fired alerts"
     assert "FIRING" in out
+    # the notifier delivered alerts to the demo's webhook, every one correctly signed
+    delivered = re.search(
+        r"delivered by the notifier to the demo webhook: \S*?(\d+)\S* \(signatures verified; bad signatures: (\d+)",
+        last,
+    )
+    assert delivered and int(delivered.group(1)) > 0 and delivered.group(2) == "0", last
     assert "stopped; no process left behind" in out
     assert processes_mentioning(workdir) == []  # the broker JVM ran with its data dir there
     assert not Path(workdir).exists()
