@@ -40,6 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_ingest_arguments(sub.add_parser("ingest", help="send mentions to mentions.raw"))
 
+    sub.add_parser(
+        "poll",
+        help="poll RSS/Atom feeds, YouTube, VK and Instagram (REPWATCH_POLL_SOURCES_FILE) into mentions.raw, "
+        "and reconcile deletions",
+    )
     sub.add_parser("sentiment", help="run the sentiment worker (mentions.raw -> mentions.scored)")
     sub.add_parser("alerting", help="run the alerting worker (mentions.scored -> alerts)")
     sub.add_parser(
@@ -84,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command in ("ingest", "sentiment", "alerting", "notifier"):
+    if args.command in ("ingest", "poll", "sentiment", "alerting", "notifier"):
         from shared.startup import exit_cleanly_on_early_signals
 
         exit_cleanly_on_early_signals()  # until the worker installs its own handlers
@@ -92,6 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from services.ingest.main import run_args
 
         return run_args(args)
+    if args.command == "poll":
+        from services.ingest.poll_main import main as poll_main
+
+        return poll_main()
     if args.command == "sentiment":
         from services.sentiment.main import main as sentiment_main
 

@@ -25,6 +25,8 @@ class TopicNames:
     alerting_state: str
     #: compacted: the notifier's delivery ledger, partitioned like ``alerts``
     notifier_ledger: str
+    #: compacted: ``repwatch poll``'s cursors and reconciliation watch-list
+    poll_state: str
 
     @classmethod
     def with_prefix(cls, prefix: str) -> TopicNames:
@@ -35,13 +37,22 @@ class TopicNames:
             deadletter=f"{prefix}deadletter",
             alerting_state=f"{prefix}alerting.state",
             notifier_ledger=f"{prefix}notifier.ledger",
+            poll_state=f"{prefix}ingest.poll_state",
         )
 
     def all(self) -> list[str]:
-        return [self.raw, self.scored, self.alerts, self.deadletter, self.alerting_state, self.notifier_ledger]
+        return [
+            self.raw,
+            self.scored,
+            self.alerts,
+            self.deadletter,
+            self.alerting_state,
+            self.notifier_ledger,
+            self.poll_state,
+        ]
 
     def compacted(self) -> list[str]:
-        return [self.alerting_state, self.notifier_ledger]
+        return [self.alerting_state, self.notifier_ledger, self.poll_state]
 
 
 class WorkerSettings(BaseSettings):

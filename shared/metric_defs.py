@@ -195,5 +195,52 @@ NOTIFIER_LEDGER_ENTRIES = MetricDef(
     "repwatch_notifier_ledger_entries", "gauge", "Delivery ledger entries held in memory", exported_by="notifier"
 )
 
+# --- poll (repwatch poll) --------------------------------------------------------------------------------------
+# "platform" is one of rss, reviews, youtube, vk, instagram; results and reasons are the
+# pollers' bounded codes (services/ingest/pollers).
+
+POLL_REQUESTS = MetricDef(
+    "repwatch_poll_requests_total",
+    "counter",
+    "Poll and check requests by platform, kind (poll, check) and result (ok, not_modified or a failure reason)",
+    ("platform", "kind", "result"),
+    exported_by="poll",
+)
+POLL_EVENTS = MetricDef(
+    "repwatch_poll_events_total",
+    "counter",
+    "Mention events the poller sent, by platform and event type",
+    ("platform", "event_type"),
+    exported_by="poll",
+)
+POLL_QUOTA_LEFT = MetricDef(
+    "repwatch_poll_quota_left_units",
+    "gauge",
+    "Daily API quota units left to the poller (YouTube), by platform",
+    ("platform",),
+    exported_by="poll",
+)
+RECONCILE_CHECKS = MetricDef(
+    "repwatch_reconcile_checks_total",
+    "counter",
+    "Reconciliation lookups by platform and verdict (present, gone, hidden, failed)",
+    ("platform", "verdict"),
+    exported_by="poll",
+)
+RECONCILE_UNHEALTHY_ROUNDS = MetricDef(
+    "repwatch_reconcile_unhealthy_rounds_total",
+    "counter",
+    "Reconciliation rounds without a control read as present, so they decided nothing",
+    ("platform",),
+    exported_by="poll",
+)
+RECONCILE_WATCHED = MetricDef(
+    "repwatch_reconcile_watched_mentions",
+    "gauge",
+    "Mentions on the reconciliation watch-list, by role (subject, control)",
+    ("role",),
+    exported_by="poll",
+)
+
 #: name -> definition, in declaration order
 CATALOGUE: dict[str, MetricDef] = {d.name: d for d in list(globals().values()) if isinstance(d, MetricDef)}

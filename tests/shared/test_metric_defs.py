@@ -9,6 +9,8 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from services.alerting.processor import AlertingMetrics
+from services.ingest.poll_main import Poller
+from services.ingest.reconcile import WatchList
 from services.notifier.processor import NotifierMetrics
 from services.sentiment.processor import EngineMetrics, SentimentProcessor
 from shared.metric_defs import CATALOGUE
@@ -49,6 +51,16 @@ def test_workers_register_exactly_the_catalogue():
     EngineMetrics(registry)
     AlertingMetrics(registry)
     NotifierMetrics(registry)
+    Poller(
+        [],
+        WatchList(),
+        state_topic="ingest.poll_state",
+        raw_topic="mentions.raw",
+        fetch=lambda r: None,
+        send=lambda out: None,
+        clock=lambda: datetime.now(timezone.utc),
+        registry=registry,
+    )
     SentimentProcessor(
         scorer=None,
         scored_topic="mentions.scored",
