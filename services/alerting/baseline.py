@@ -19,14 +19,20 @@ gives bit-identical estimates.
 from __future__ import annotations
 
 import math
+import sys
+from array import array
+from base64 import b64decode, b64encode
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
+from itertools import groupby
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 HOURS_PER_WEEK = 168
 HOURS_PER_DAY = 24
+#: hour of day of each hour of the week
+_DAY_OF_SLOT = tuple(w % HOURS_PER_DAY for w in range(HOURS_PER_WEEK))
 
 #: levels of the hierarchy, coarsest first. ``Estimate.level`` names the finest one whose own data carry at
 #: least half the weight and whose parent has other data to differ from (else the parent's name)
@@ -50,6 +56,8 @@ _K_INFINITE = 1e12
 # The stored sums are inflated by a growing scale instead of being decayed every minute (O(1) per minute);
 # rescale long before floats could overflow.
 _RESCALE_AT = 1e100
+# dumped doubles are little-endian whatever the machine
+_BIG_ENDIAN = sys.byteorder == "big"
 
 
 def epoch_minute(dt: datetime) -> int:
@@ -89,13 +97,18 @@ _POISSON_SHAPE = 1e10
 _MAX_TERMS = 4000
 
 
-def nb_logsf(k: int, mean: float, shape: float = math.inf) -> float:
+def nb_logsf(k: int, mean: float, shape: float = math.inf, stop_above: float | None = None) -> float:
     """log P(X >= k) for X negative binomial with this mean and shape (gamma-Poisson; shape inf: Poisson).
 
     Summed from the log pmf outwards in ratios, so it stays accurate where the tail is 1e-300 and for
     counts in the millions; the remainder past a few thousand terms is bounded geometrically (the ratios
     only shrink), and the far centre of huge distributions falls back to the normal approximation, so it
     never returns NaN or a value above 0.
+
+    ``stop_above``: a caller that only asks "is the tail at most exp(stop_above)?" may stop the sum as soon
+    as its partial sum (a lower bound of the tail) is clearly above that; it then gets that bound, which
+    is above ``stop_above``, instead of the tail. A tail at or below the threshold comes out exactly as
+    without it, bit for bit (the same terms are summed in the same order).
     """
     if k <= 0:
         return 0.0
@@ -108,7 +121,7 @@ def nb_logsf(k: int, mean: float, shape: float = math.inf) -> float:
     if poisson:
         log_mean = math.log(mean)
         mode = math.floor(mean)
-        q = 0.0
+        q = log_q = log_p = lg_shape = 0.0
         var = mean
     else:
         if not shape > 0.0:
@@ -119,36 +132,60 @@ def nb_logsf(k: int, mean: float, shape: float = math.inf) -> float:
         lg_shape = math.lgamma(shape)
         mode = math.floor((shape - 1.0) * mean / shape) if shape > 1.0 else 0
         var = mean + mean * mean / shape
-
-    def logpmf(x: int) -> float:
-        if poisson:
-            return x * log_mean - mean - math.lgamma(x + 1.0)
-        return math.lgamma(x + shape) - lg_shape - math.lgamma(x + 1.0) + shape * log_p + x * log_q
-
-    def up(x: int) -> float:  # pmf(x + 1) / pmf(x)
-        return mean / (x + 1.0) if poisson else (x + shape) / (x + 1.0) * q
-
+        log_mean = 0.0
+    # the ratio pmf(x + 1) / pmf(x) is written out in the loops below (a closure call per term cost more
+    # than the term): mean / (x + 1) for Poisson, (x + shape) / (x + 1) * q otherwise
     sd = math.sqrt(var)
     # only near-normal distributions may fall back to the normal approximation (small skew)
     near_normal = poisson or shape > 100.0
     if k > mode:
-        total, term, x = 1.0, 1.0, k
-        for _ in range(_MAX_TERMS):
-            term *= up(x)
-            x += 1
-            total += term
-            if term <= total * 1e-17:
-                break
+        if poisson:
+            lpk = k * log_mean - mean - math.lgamma(k + 1.0)
         else:
-            z = (k - 0.5 - mean) / sd
-            if near_normal and z < 5.0:
-                # the centre of a huge distribution: ratios stay ~1 for far more terms than worth summing
-                return min(0.0, math.log(max(0.5 * math.erfc(z / math.sqrt(2.0)), 1e-300)))
-            # the ratios only fall from here (for shape < 1 they rise toward q < 1): a geometric bound,
-            # slightly above the true tail, never below it
-            rho = up(x) if poisson or shape >= 1.0 else q
-            total += term * rho / (1.0 - rho)
-        return min(0.0, logpmf(k) + math.log(total))
+            lpk = math.lgamma(k + shape) - lg_shape - math.lgamma(k + 1.0) + shape * log_p + k * log_q
+        limit = math.inf
+        if stop_above is not None and not (near_normal and (k - 0.5 - mean) / sd < 5.0):
+            # (where the normal approximation may end the sum, a partial sum bounds nothing)
+            gap = stop_above - lpk
+            # a relative margin far above rounding, so "clearly above" never misjudges a tail at the bar
+            limit = math.exp(gap) * (1.0 + 1e-9) if gap < 700.0 else math.inf
+            if 1.0 > limit:
+                return lpk
+        total, term, x = 1.0, 1.0, k
+        if poisson:
+            for _ in range(_MAX_TERMS):
+                term *= mean / (x + 1.0)
+                x += 1
+                total += term
+                if term <= total * 1e-17:
+                    break
+                if total > limit:
+                    return lpk + math.log(total)
+            else:
+                z = (k - 0.5 - mean) / sd
+                if z < 5.0:
+                    return min(0.0, math.log(max(0.5 * math.erfc(z / math.sqrt(2.0)), 1e-300)))
+                rho = mean / (x + 1.0)
+                total += term * rho / (1.0 - rho)
+        else:
+            for _ in range(_MAX_TERMS):
+                term *= (x + shape) / (x + 1.0) * q
+                x += 1
+                total += term
+                if term <= total * 1e-17:
+                    break
+                if total > limit:
+                    return lpk + math.log(total)
+            else:
+                z = (k - 0.5 - mean) / sd
+                if near_normal and z < 5.0:
+                    # the centre of a huge distribution: ratios stay ~1 for far more terms than worth summing
+                    return min(0.0, math.log(max(0.5 * math.erfc(z / math.sqrt(2.0)), 1e-300)))
+                # the ratios only fall from here (for shape < 1 they rise toward q < 1): a geometric bound,
+                # slightly above the true tail, never below it
+                rho = (x + shape) / (x + 1.0) * q if shape >= 1.0 else q
+                total += term * rho / (1.0 - rho)
+        return min(0.0, lpk + math.log(total))
     # at or below the mode the tail is large: 1 - P(X <= k - 1), the lower sum taken downward
     total, term, x = 1.0, 1.0, k - 1
     converged = False
@@ -156,14 +193,19 @@ def nb_logsf(k: int, mean: float, shape: float = math.inf) -> float:
         if x <= 0:
             converged = True
             break
-        term /= up(x - 1)
+        term /= mean / ((x - 1) + 1.0) if poisson else ((x - 1) + shape) / ((x - 1) + 1.0) * q
         x -= 1
         total += term
         if term <= total * 1e-17:
             converged = True
             break
     if converged:
-        lower = math.exp(logpmf(k - 1) + math.log(total))
+        j = k - 1
+        if poisson:
+            lpj = j * log_mean - mean - math.lgamma(j + 1.0)
+        else:
+            lpj = math.lgamma(j + shape) - lg_shape - math.lgamma(j + 1.0) + shape * log_p + j * log_q
+        lower = math.exp(lpj + math.log(total))
     else:
         lower = 0.5 * math.erfc((mean - (k - 0.5)) / (sd * math.sqrt(2.0)))
     return math.log1p(-lower) if lower < 1.0 else math.log(1e-300)
@@ -298,7 +340,9 @@ class SeasonalRates:
                     self.sw[i][slot] += v
                 self.sd[i][d] += v
                 self.sf[i] += v
-        self._grow(growth)
+        self.scale = g = g * growth
+        if g > _RESCALE_AT:
+            self._rescale()
 
     def learn_empty(self, slot: int, minutes: int, growth: float) -> None:
         """``minutes`` minutes of ``slot`` in which nothing was counted (exposure only), in O(1)."""
@@ -311,7 +355,9 @@ class SeasonalRates:
             self.ew[slot] += add
         self.ed[slot % HOURS_PER_DAY] += add
         self.ef += add
-        self._grow(growth, minutes)
+        self.scale = g = g * growth if minutes == 1 else g * growth**minutes
+        if g > _RESCALE_AT:
+            self._rescale()
 
     def skip(self, minutes: int, growth: float) -> None:
         """Time passes without learning (minutes inside an incident): older knowledge still fades."""
@@ -369,101 +415,153 @@ class SeasonalRates:
 
     def refresh(self, prior_rates: tuple[float, ...] | list[float], prior_minutes: float) -> None:
         """Re-estimate how much hours differ (per series): method of moments, leave-one-out parents."""
+        # Sums invariant over a loop are taken out of it in the same association as written inline
+        # ((a + b) - c), so every value is the same float as in the plain formula.
         inv = 1.0 / self.scale
         ef = self.ef * inv
         ed = [v * inv for v in self.ed]
         ew = [v * inv for v in self.ew]
+        pm_ef = prior_minutes + ef
+        pm_ed = [prior_minutes + e for e in ed]
         for i in range(self.series):
             a0 = prior_rates[i] * prior_minutes
             sf = self.sf[i] * inv
             sd = [v * inv for v in self.sd[i]]
-            sw = [v * inv for v in self.sw[i]]
-            mu_f = (a0 + sf) / (prior_minutes + ef)
+            mu_f = (a0 + sf) / pm_ef
+            a0_sf = a0 + sf
             # hours of day around the flat rate of all other hours
             num = den = n_obs = 0.0
-            for d in range(HOURS_PER_DAY):
-                e = ed[d]
+            for e, s in zip(ed, sd, strict=True):
                 if e <= 0.0:
                     continue
-                rest = prior_minutes + ef - e
-                m = (a0 + sf - sd[d]) / rest
+                rest = pm_ef - e
+                m = (a0_sf - s) / rest
                 if m <= 0.0:
                     continue
-                dev = sd[d] / e - m
+                dev = s / e - m
                 num += e * dev * dev - m * (1.0 + e / rest)
                 den += e * m * m
-                n_obs += min(1.0, e / _FULL_SLOT_MINUTES)
+                r = e / _FULL_SLOT_MINUTES
+                n_obs += r if r < 1.0 else 1.0
             self.tau_day[i] = _blend(num, den, n_obs, _TAU2_PRIOR_DAY)
             if not self.weekly:
                 continue
             # hours of week around the same hour on the other days
+            pm_mu = prior_minutes * mu_f
+            pm_mu_sd = [pm_mu + s for s in sd]
             num = den = n_obs = 0.0
-            for w in range(HOURS_PER_WEEK):
-                e = ew[w]
+            for e, raw, d in zip(ew, self.sw[i], _DAY_OF_SLOT, strict=True):
                 if e <= 0.0:
                     continue
-                d = w % HOURS_PER_DAY
-                rest = prior_minutes + ed[d] - e
-                m = (prior_minutes * mu_f + sd[d] - sw[w]) / rest
+                s = raw * inv
+                rest = pm_ed[d] - e
+                m = (pm_mu_sd[d] - s) / rest
                 if m <= 0.0:
                     continue
-                dev = sw[w] / e - m
+                dev = s / e - m
                 num += e * dev * dev - m * (1.0 + e / rest)
                 den += e * m * m
                 # only hours whose weekday twin has other data say anything about weekly differences
-                n_obs += min(1.0, e / _FULL_SLOT_MINUTES, (ed[d] - e) / _FULL_SLOT_MINUTES)
+                # (min(1, a, b) written out: the same comparisons, the same float)
+                r = 1.0
+                a = e / _FULL_SLOT_MINUTES
+                if a < r:
+                    r = a
+                b = (ed[d] - e) / _FULL_SLOT_MINUTES
+                if b < r:
+                    r = b
+                n_obs += r
             self.tau_week[i] = _blend(num, den, n_obs, _TAU2_PRIOR_WEEK)
 
     # -- state --
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "series": self.series,
-            "weekly": self.weekly,
-            "scale": self.scale,
-            "ew": list(self.ew),
-            "ed": list(self.ed),
-            "ef": self.ef,
-            "sw": [list(v) for v in self.sw],
-            "sd": [list(v) for v in self.sd],
-            "sf": list(self.sf),
-            "tau_day": list(self.tau_day),
-            "tau_week": list(self.tau_week),
-        }
+    def to_json(self) -> list[Any]:
+        """``[series, weekly, runs, doubles]``, exact and compact.
+
+        ``doubles`` is base64 of the nonzero values as little-endian IEEE 754 doubles, in the order
+        scale, ef, sf[series], tau_day[series], tau_week[series], ed[24], sd[series][24], ew[168], sw[series][168]
+        (no ew/sw for a daily-only baseline). ``runs`` gives the lengths of alternating runs of nonzero and
+        zero values in that order, starting with a (possibly empty) nonzero run; empty when nothing is zero.
+        Every float comes back bit for bit, so a loaded baseline gives the same estimates; a young baseline,
+        whose unseen hours are zeros, stays small (base64 costs 10.7 characters a double, a decimal float ~19).
+        """
+        values = [self.scale, self.ef, *self.sf, *self.tau_day, *self.tau_week, *self.ed]
+        for row in self.sd:
+            values += row
+        values += self.ew
+        for row in self.sw:
+            values += row
+        runs: list[int] = []
+        if 0.0 in values:
+            nonzero: list[float] = []
+            for is_set, group in groupby(values, bool):
+                run = list(group)
+                if is_set:
+                    nonzero += run
+                elif not runs:
+                    runs.append(0)  # the runs start with a nonzero one
+                runs.append(len(run))
+            values = nonzero
+        packed = array("d", values)
+        if _BIG_ENDIAN:
+            packed.byteswap()
+        return [self.series, self.weekly, runs, b64encode(packed.tobytes()).decode("ascii")]
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> SeasonalRates:
-        n = int(d["series"])
-        weekly = bool(d["weekly"])
-        out = cls(
+    def from_json(cls, d: list[Any]) -> SeasonalRates:
+        """Inverse of :meth:`to_json`; ValueError for anything it could not have written."""
+        try:
+            series, weekly, runs, text = d
+            n, weekly = int(series), bool(weekly)
+            packed = array("d")
+            packed.frombytes(b64decode(text, validate=True))
+        except (TypeError, ValueError) as exc:  # binascii.Error is a ValueError
+            raise ValueError(f"seasonal baseline: not a dumped baseline ({exc})") from None
+        if n < 1:
+            raise ValueError(f"seasonal baseline: {n} series")
+        if _BIG_ENDIAN:
+            packed.byteswap()
+        values = packed.tolist()
+        if runs:
+            if not (isinstance(runs, list) and set(map(type, runs)) <= {int} and min(runs) >= 0):
+                raise ValueError("seasonal baseline: bad zero runs")
+            nonzero, values, at, is_set = values, [], 0, True
+            for run in runs:
+                if is_set:
+                    values += nonzero[at : at + run]
+                    at += run
+                else:
+                    values += [0.0] * run
+                is_set = not is_set
+            if at != len(nonzero):
+                raise ValueError("seasonal baseline: zero runs do not match the values")
+        week = HOURS_PER_WEEK if weekly else 0
+        if len(values) != 2 + 3 * n + (HOURS_PER_DAY + week) * (n + 1):
+            raise ValueError("seasonal baseline: arrays of the wrong length")
+        scale, ef = values[0], values[1]
+        if not scale > 0.0:
+            raise ValueError(f"seasonal baseline: scale {scale}")
+        at = 2 + 3 * n
+        ed = values[at : at + HOURS_PER_DAY]
+        at += HOURS_PER_DAY
+        sd = [values[at + i * HOURS_PER_DAY : at + (i + 1) * HOURS_PER_DAY] for i in range(n)]
+        at += n * HOURS_PER_DAY
+        ew = values[at : at + week]
+        at += week
+        sw = [values[at + i * week : at + (i + 1) * week] for i in range(n)]
+        return cls(
             series=n,
             weekly=weekly,
-            scale=float(d["scale"]),
-            ew=list(map(float, d["ew"])),
-            ed=list(map(float, d["ed"])),
-            ef=float(d["ef"]),
-            sw=[list(map(float, row)) for row in d["sw"]],
-            sd=[list(map(float, row)) for row in d["sd"]],
-            sf=list(map(float, d["sf"])),
-            tau_day=list(map(float, d["tau_day"])),
-            tau_week=list(map(float, d["tau_week"])),
+            scale=scale,
+            ew=ew,
+            ed=ed,
+            ef=ef,
+            sw=sw,
+            sd=sd,
+            sf=values[2 : 2 + n],
+            tau_day=values[2 + n : 2 + 2 * n],
+            tau_week=values[2 + 2 * n : 2 + 3 * n],
         )
-        week = HOURS_PER_WEEK if weekly else 0
-        shapes = (
-            len(out.ew) == week
-            and len(out.ed) == HOURS_PER_DAY
-            and len(out.sw) == n
-            and len(out.sd) == n
-            and len(out.sf) == n
-            and len(out.tau_day) == n
-            and len(out.tau_week) == n
-            and all(len(r) == week for r in out.sw)
-            and all(len(r) == HOURS_PER_DAY for r in out.sd)
-            and out.scale > 0.0
-        )
-        if not shapes:
-            raise ValueError("seasonal baseline: arrays of the wrong length")
-        return out
 
 
 def _shrink(s: float, e: float, mu_parent: float, var_parent: float, tau2: float) -> tuple[float, float, float]:

@@ -46,6 +46,10 @@ ENGINE_STATE_VERSION = 1
 #: stopped posting in is exactly what the silent-community detector watches.
 MAX_ACTIVE_CHANNELS = 200
 
+#: config objects remembered by identity in DetectorFactory (brands files list a few hundred brands at most;
+#: past this, lookups fall back to the settings key, which is only slower)
+_MAX_CONFIG_OBJECTS = 10_000
+
 #: events that show the brand posting or replying (so the channel is its own)
 _POSTING = frozenset({EventType.CREATED, EventType.EDITED})
 
@@ -146,6 +150,10 @@ class DetectorFactory:
         # one instance per distinct (detector, settings); one tuple per distinct brand map
         self._instances: dict[str, Detector] = {}
         self._per_config: dict[str, tuple[Detector, ...]] = {}
+        # the same answer by config object (a brands file hands out one object per brand, and one default),
+        # so a restore of thousands of brands does not serialise their settings each time. The config is
+        # kept with it so that its id cannot be reused by another object
+        self._by_object: dict[int, tuple[BrandConfig, tuple[Detector, ...]]] = {}
         self.for_config(BrandConfig(), "<default>")  # fail at start on bad base settings or overrides
 
     def _check_names(self, layer: Mapping[str, Any], source: str) -> None:
@@ -191,9 +199,14 @@ class DetectorFactory:
 
     def for_config(self, config: BrandConfig, brand: str) -> tuple[Detector, ...]:
         """The enabled detectors of a brand with this config, in registry order."""
+        known = self._by_object.get(id(config))
+        if known is not None and known[0] is config:
+            return known[1]
         cache_key = json.dumps(config.detectors, sort_keys=True, default=str)
         cached = self._per_config.get(cache_key)
         if cached is not None:
+            if len(self._by_object) < _MAX_CONFIG_OBJECTS:
+                self._by_object[id(config)] = (config, cached)
             return cached
         self._check_names(config.detectors, f"brands file, brand {brand!r}")
         out = []
@@ -207,6 +220,8 @@ class DetectorFactory:
                 det = self._instances[key] = cls(settings)
             out.append(det)
         result = self._per_config[cache_key] = tuple(out)
+        if len(self._by_object) < _MAX_CONFIG_OBJECTS:
+            self._by_object[id(config)] = (config, result)
         return result
 
     def _settings(self, cls: type[Detector], name: str, brand_layer: Mapping[str, Any], brand: str) -> DetectorSettings:
@@ -248,6 +263,8 @@ class _Brand:
     listed: frozenset[tuple[str, str]]
     #: learned owned channels, least recently posted-in first (a dict is an ordered set with O(1) move)
     channels: dict[tuple[str, str], None] = field(default_factory=dict)
+    #: listed | learned: the one set lookup per event that says whether its channel is owned
+    owned: set[tuple[str, str]] = field(default_factory=set)
     watermark: datetime | None = None
     view: BrandView | None = None
     #: touched since active_counts() / take_measurements() last looked
@@ -344,13 +361,18 @@ class AlertEngine:
 
     # --- brands ------------------------------------------------------------------------------------------------
 
-    def _new_brand(self, name: str) -> _Brand:
+    def _detectors_of(self, name: str) -> tuple[BrandConfig, tuple[Detector, ...]]:
         config = self._brands_file.brand(name)
         detectors = tuple(self._detectors_for(name))
         names = [d.name for d in detectors]
         if len(set(names)) != len(names):
             raise ValueError(f"brand {name!r}: two detectors share a name ({names})")
-        st = _Brand(name, config, detectors, [d.new_state() for d in detectors], _listed(config))
+        return config, detectors
+
+    def _new_brand(self, name: str) -> _Brand:
+        config, detectors = self._detectors_of(name)
+        listed = _listed(config)
+        st = _Brand(name, config, detectors, [d.new_state() for d in detectors], listed, owned=set(listed))
         st.view = BrandView(name, config)
         st.bind()
         return st
@@ -377,8 +399,12 @@ class AlertEngine:
             chans[key] = None
             return
         chans[key] = None
+        st.owned.add(key)
         if len(chans) > MAX_ACTIVE_CHANNELS:
-            del chans[next(iter(chans))]
+            gone = next(iter(chans))
+            del chans[gone]
+            if gone not in st.listed:
+                st.owned.discard(gone)
         st.view = BrandView(st.name, st.config, frozenset(chans))
 
     def known_brands(self) -> list[str]:
@@ -404,24 +430,26 @@ class AlertEngine:
         st = self._brands.get(m.brand)
         if st is None:
             st = self._brands[m.brand] = self._new_brand(m.brand)
-        # Platform is a StrEnum: the member hashes and compares as its value, so it looks up
-        # ("vk", channel) keys without the cost of .value
-        key = (m.platform, m.channel)
-        if m.author_is_brand and m.event_type in _POSTING:
-            self._learn_channel(st, (m.platform.value, m.channel))
+        by_brand = m.author_is_brand
+        if by_brand and m.event_type in _POSTING:
+            # str() of the StrEnum is its value, without the Python-level descriptor behind .value
+            self._learn_channel(st, (str(m.platform), m.channel))
         wm = st.watermark
         if wm is None or at > wm:
             st.watermark = wm = at
         # the complaint rule: labelled negative, or P(negative) at least the threshold when one is set;
         # the brand's own posts are never complaints (an apology reads as negative to a sentiment model)
-        s = event.sentiment
-        negative = (
-            s is not None
-            and not m.author_is_brand
-            and (s.label is _NEGATIVE or (self._threshold is not None and s.negative >= self._threshold))
-        )
-        obs = _observation(event, negative, key in st.listed or key in st.channels, wm)
-        if not st.dirty_active or not st.dirty_measure:
+        if by_brand:
+            negative = False
+        else:
+            s = event.sentiment
+            negative = s is not None and (
+                s.label is _NEGATIVE or (self._threshold is not None and s.negative >= self._threshold)
+            )
+        # Platform is a StrEnum: the member hashes and compares as its value, so it looks up
+        # ("vk", channel) keys as they are
+        obs = _observation(event, negative, (m.platform, m.channel) in st.owned, wm)
+        if not (st.dirty_active and st.dirty_measure):
             self._touch(st)
         view = st.view
         alerts: list[Alert] = []
@@ -495,7 +523,11 @@ class AlertEngine:
             )
         if data.get("brand") != brand:
             raise ValueError(f"snapshot is of brand {data.get('brand')!r}, not {brand!r}")
-        st = self._new_brand(brand)
+        # (built here rather than by _new_brand: a restore of thousands of brands should not make each
+        # detector's fresh state only to replace it)
+        config, detectors = self._detectors_of(brand)
+        listed = _listed(config)
+        st = _Brand(brand, config, detectors, [], listed, owned=set(listed))
         raw_wm = data.get("watermark")
         if raw_wm is not None:
             try:
@@ -509,16 +541,18 @@ class AlertEngine:
             raise ValueError(f"snapshot of brand {brand!r}: channels must be a list of [platform, channel] pairs")
         for p, ch in channels[-MAX_ACTIVE_CHANNELS:]:
             st.channels[(p, ch)] = None
+        st.owned.update(st.channels)
         st.view = BrandView(brand, st.config, frozenset(st.channels))
         dumps = data.get("detectors", {})
         if not isinstance(dumps, Mapping):
             raise ValueError(f"snapshot of brand {brand!r}: detectors must be a mapping of name -> state")
-        for i, det in enumerate(st.detectors):
+        for det in st.detectors:
             dump = dumps.get(det.name)
             if dump is None:
-                continue  # new detector since the snapshot: its fresh state from _new_brand stands
+                st.states.append(det.new_state())  # a detector added since the snapshot starts fresh
+                continue
             try:
-                st.states[i] = det.load_state(dump)
+                st.states.append(det.load_state(dump))
             except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
                 raise ValueError(f"snapshot of brand {brand!r}: detector {det.name!r}: {exc}") from None
         st.bind()

@@ -195,12 +195,25 @@ class AlertingProcessor:
                 by_part.setdefault(p, set()).add(brand)
         stored = latest_per_brand(self._read_changelog(sorted(by_part)))
         for brand in sorted(dirty):
+            # the first event folded since the state was last snapshotted or started afresh
+            since = self._dirty_since.get(brand)
             self._engine.forget(brand)
             self._offset.pop(brand, None)
             st = stored.get(brand)
             if st is not None:
-                self._engine.restore(brand, st.snapshot)
-                self._offset[brand] = st.offset
+                try:
+                    self._engine.restore(brand, st.snapshot)
+                    self._offset[brand] = st.offset
+                    continue
+                except ValueError as exc:
+                    # a snapshot this version refuses (an upgrade): the state was started afresh
+                    # when the partition was assigned, so it is rebuilt the same way
+                    log.error("state of brand %r could not be restored (%s); rebuilt from its events", brand, exc)
+                    self._engine.forget(brand)
+            if since is not None:
+                # no usable snapshot: the state holds exactly the events from `since` on, so the
+                # replay starts there (not at the partition's first offset)
+                self._offset[brand] = since - 1
         for part, brands in by_part.items():
             end = self._call_start.get(part)
             if end is None:

@@ -167,16 +167,21 @@ class MinHasher:
             raise ValueError("num_perm and shingle must be positive")
         self.num_perm = num_perm
         self.shingle = shingle
-        self._a = _family(num_perm, seed)  # (k, 1), so a product with the shingles is (k, m), rows contiguous
+        # a row: the product with a column of shingles is (m, k), and the minimum over axis 0 runs
+        # along contiguous rows, several times faster than a minimum over axis 1 for short texts
+        self._a = _family(num_perm, seed).reshape(1, num_perm)
 
-    def signature_of_hashes(self, hashes: np.ndarray) -> Signature | None:
+    def signature_of_hashes(self, hashes: np.ndarray, size: int | None = None) -> Signature | None:
+        """``size``: the number of distinct hashes, when the caller has counted them already."""
         if hashes.size == 0:
             return None
         # the products wrap mod 2^64, which is the family's definition; the high 32 bits are
         # the well-mixed ones of a multiply-shift hash (the min of the high bits is the high
         # bits of the min). Repeated shingles do not change a min; the size counts them once.
-        mins = (self._a * hashes).min(axis=1)
-        return Signature((mins >> np.uint64(32)).astype(np.uint32), len(set(hashes.tolist())))
+        mins = (hashes.reshape(-1, 1) * self._a).min(axis=0)
+        if size is None:
+            size = len(set(hashes.tolist()))
+        return Signature((mins >> np.uint64(32)).astype(np.uint32), size)
 
     def signature(self, text: str) -> Signature | None:
         """Signature of ``text``, or None when nothing comparable is left after normalising."""
@@ -263,6 +268,7 @@ class LshIndex:
         self._added = 0
         self._buckets: dict[tuple[int, int], dict[str, None]] = {}
         self._mul = np.array([int(_BAND_MUL) ** i & _M64 for i in range(rows)], dtype=np.uint64)
+        self._ones = np.ones(bands * rows, dtype=np.float32)
         # dense storage: one row per slot; freed slots are reused, unused rows are masked off
         k = bands * rows
         self._sigs = np.zeros((0, k), dtype=np.uint32)
@@ -375,35 +381,43 @@ class LshIndex:
         """
         if not self.items:
             return []
+        k = sig.values.size
         if len(self.items) >= self.dense_below:
             cand = self.query(sig)
             if not cand:
                 return []
-            slots = np.array([self._slot[k] for k in cand], dtype=np.int64)
+            slots = np.array([self._slot[key] for key in cand], dtype=np.int64)
             sigs, sizes = self._sigs[slots], self._sizes[slots]
-        elif self._free:
-            slots = np.flatnonzero(self._used)
-            sigs, sizes = self._sigs[slots], self._sizes[slots]
-        else:  # no holes: the first len(items) rows are exactly the items, no gather needed
+            used = None
+        else:
+            # every allocated row at once, holes masked afterwards: cheaper than gathering the used rows
             n = len(self._keys)
-            slots = np.arange(n)
+            slots = None
             sigs, sizes = self._sigs[:n], self._sizes[:n]
-        j = np.count_nonzero(sigs == sig.values, axis=1) / sig.values.size
+            used = self._used[:n] if self._free else None
+        # equal values per row, counted by a float32 matrix-vector product (BLAS): several times faster
+        # than a reduction of the booleans along rows, and exact (counts <= k are small integers)
+        agree = (sigs == sig.values).astype(np.float32) @ self._ones
+        j = agree.astype(np.float64) / k
         ok = j >= jaccard
+        c = None
         if containment <= 1.0:
-            # sizes are >= 1 (an empty text has no signature), so nothing divides by zero
+            # sizes are >= 1 for used rows (an empty text has no signature); unused rows are masked below
             small = np.minimum(sizes, sig.size)
-            c = np.minimum(1.0, j * (sizes + sig.size) / ((1.0 + j) * small))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                c = np.minimum(1.0, j * (sizes + sig.size) / ((1.0 + j) * small))
             ok |= (c >= containment) & (small >= containment_min_size)
+        if used is not None:
+            ok &= used
         hits = np.flatnonzero(ok).tolist()
         if not hits:
             return []
         out = []
         for i in hits:
-            key = self._keys[int(slots[i])]
+            key = self._keys[i if slots is None else int(slots[i])]
             assert key is not None
             jj = float(j[i])
-            out.append((key, jj if jj >= jaccard else float(c[i])))
+            out.append((key, jj if jj >= jaccard or c is None else float(c[i])))
         if len(out) > 1:
             out.sort(key=lambda kv: self.items[kv[0]][2])
         return out

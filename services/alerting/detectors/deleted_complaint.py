@@ -46,13 +46,30 @@ up and is a complaint, the incident fires then, dated at the removal.
 State per brand is bounded: complaints, other ids and brand posts by ``memory_hours``
 and a cap each (oldest first), pending removals by ``pending_hours`` and a cap,
 incidents by ``max_incidents`` (resolved ones leave after ``reopen_minutes``).
+
+Expiry reads when an entry was remembered only to the housekeeping pass: every entry carries
+the (whole-second) time of the last pass, at most ``_SWEEP_S`` behind the brand's clock, so
+remembering something costs no clock conversion, and a TTL ends within a pass of its nominal
+length, as it did when entries carried exact times (expiry only ever ran at a pass).
+
+Snapshot: incidents (a few, each with its removed complaint) as readable positional lists; the
+bulky memories (complaints, other ids, brand posts, waiting removals) as columns (channels as an
+index into a table, remembered-at times as deltas in seconds, event times as exact microseconds
+relative to them, the text cut to a 300-character snippet) in one zlib-compressed UTF-8 JSON
+document in base64. A busy brand's complaints cost ~60 bytes each that way instead of ~700.
+``load_state`` keeps that document as it came and decodes it when the brand is next touched
+(:meth:`DeletedComplaintDetector.materialise`): restoring a partition's brands only parses their
+snapshots, and a restored brand that stays quiet is dumped again without ever being decoded.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import math
+import zlib
 from collections import OrderedDict
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar, Literal
 
@@ -81,13 +98,17 @@ _DELETED = EventType.DELETED
 _HIDDEN = EventType.HIDDEN
 _RESTORED = EventType.RESTORED
 
-#: text kept per complaint: enough for a notification snippet, not the whole essay
+#: text kept per complaint: enough for a notification snippet, not the whole essay (300 is what
+#: alerts have always quoted; a shorter cut would change the evidence of existing incidents)
 _TEXT_KEEP = 300
 #: removed ids listed in an "unknown content" incident (the count keeps going)
 _UNKNOWN_KEEP = 20
 #: event-time seconds between housekeeping passes (expiry, resolution timers); a timer
 #: therefore fires at most this late, and the per-event cost stays O(1) amortised
 _SWEEP_S = 60.0
+_SWEEP = timedelta(seconds=_SWEEP_S)
+#: before any event: the first one runs a housekeeping pass
+_NEVER = datetime.min.replace(tzinfo=_UTC)
 
 # Risk score weights (they sum to 1). Negativity carries most: it is what was removed.
 # Reach and engagement say how many people saw it or will hear about it. A brand reply
@@ -112,10 +133,11 @@ class DeletedComplaintSettings(DetectorSettings):
     #: after it appeared: removals come within days; 14 days covers a slow moderator
     memory_hours: float = Field(default=14 * 24.0, gt=0)
     #: complaints remembered per brand (oldest go first); far above what an owned channel
-    #: receives in 14 days for all but the largest brands, ~1 KB each in a snapshot
+    #: receives in 14 days for all but the largest brands (the busiest simulated brand fills
+    #: it in ~6 hours), ~60 bytes each in a snapshot (compressed; ~180 for real, less repetitive text)
     max_complaints: int = Field(default=2_000, ge=1)
     #: ids of non-complaints remembered per brand, only to tell "seen, not a complaint"
-    #: from "never seen" when the brand removes one; ~50 bytes each
+    #: from "never seen" when the brand removes one; ~5 bytes each in a snapshot (compressed)
     max_others: int = Field(default=5_000, ge=0)
     #: the brand's own post/reply ids remembered, to recognise replies addressed to it
     max_brand_posts: int = Field(default=1_000, ge=0)
@@ -158,19 +180,22 @@ class _Complaint:
     shares: int
     #: event time it appeared (became a complaint), epoch seconds
     appeared: float
-    #: brand watermark when it was first remembered: monotone, so the dict is in expiry order
-    kept: float
+    #: the housekeeping pass it was remembered after (whole seconds): monotone, so the dict is in expiry order
+    kept: int
     #: event time of the brand's first reply to it
     replied: float | None = None
     #: event time it was removed (None while visible)
     removed: float | None = None
 
     def to_json(self) -> list[Any]:
-        return [getattr(self, f.name) for f in fields(self)]
+        """Positional, for an incident's copy (the memory dumps complaints as columns)."""
+        return [self.mention_id, self.platform, self.channel, self.author_id, self.url, self.text, self.negative,
+                self.followers, self.likes, self.replies, self.shares, self.appeared, self.kept, self.replied,
+                self.removed]  # fmt: skip
 
     @classmethod
     def from_json(cls, row: list[Any]) -> _Complaint:
-        if not isinstance(row, list) or len(row) != len(fields(cls)):
+        if not isinstance(row, list) or len(row) != 15:
             raise ValueError(f"bad complaint record {row!r}")
         return cls(*row)
 
@@ -183,15 +208,8 @@ class _Removal:
     event_type: str
     actor: str | None
     owned: bool
-    kept: float
-
-    def to_json(self) -> list[Any]:
-        return [self.at, self.event_type, self.actor, self.owned, self.kept]
-
-    @classmethod
-    def from_json(cls, row: list[Any]) -> _Removal:
-        at, et, actor, owned, kept = row
-        return cls(float(at), str(et), actor, bool(owned), float(kept))
+    #: the housekeeping pass it was remembered after (whole seconds)
+    kept: int
 
 
 @dataclass(slots=True)
@@ -212,33 +230,25 @@ class _Incident:
     removed: list[list[Any]] = field(default_factory=list)
     count: int = 0
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "episode": self.episode.to_json(),
-            "key": self.key,
-            "cause": self.cause,
-            "event_type": self.event_type,
-            "removed_at": self.removed_at,
-            "deadline": self.deadline,
-            "score": self.score,
-            "complaint": self.complaint.to_json() if self.complaint else None,
-            "removed": self.removed,
-            "count": self.count,
-        }
+    def to_json(self) -> list[Any]:
+        complaint = self.complaint.to_json() if self.complaint else None
+        return [self.key, self.cause, self.event_type, self.removed_at, self.deadline, self.score, complaint,
+                self.removed, self.count, self.episode.to_json()]  # fmt: skip
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> _Incident:
+    def from_json(cls, row: list[Any]) -> _Incident:
+        key, cause, event_type, removed_at, deadline, score, complaint, removed, count, episode = row
         return cls(
-            episode=Episode.from_json(d["episode"]),
-            key=str(d["key"]),
-            cause=str(d["cause"]),
-            event_type=str(d["event_type"]),
-            removed_at=float(d["removed_at"]),
-            deadline=float(d["deadline"]),
-            score=float(d["score"]),
-            complaint=_Complaint.from_json(d["complaint"]) if d["complaint"] is not None else None,
-            removed=[list(r) for r in d["removed"]],
-            count=int(d["count"]),
+            episode=Episode.from_json(episode),
+            key=str(key),
+            cause=str(cause),
+            event_type=str(event_type),
+            removed_at=float(removed_at),
+            deadline=float(deadline),
+            score=float(score),
+            complaint=_Complaint.from_json(complaint) if complaint is not None else None,
+            removed=[list(r) for r in removed],
+            count=int(count),
         )
 
 
@@ -246,20 +256,62 @@ class _Incident:
 class DeletedComplaintState:
     #: mention_id -> complaint, oldest first (bounded by memory_hours and max_complaints)
     complaints: OrderedDict[str, _Complaint] = field(default_factory=OrderedDict)
-    #: ids of non-complaints seen on owned channels -> time kept (memory_hours, max_others)
-    others: OrderedDict[str, float] = field(default_factory=OrderedDict)
-    #: the brand's own posts and replies -> time kept (memory_hours, max_brand_posts)
-    brand_posts: OrderedDict[str, float] = field(default_factory=OrderedDict)
+    #: ids of non-complaints seen on owned channels -> pass remembered after (memory_hours, max_others)
+    others: OrderedDict[str, int] = field(default_factory=OrderedDict)
+    #: the brand's own posts and replies -> pass remembered after (memory_hours, max_brand_posts)
+    brand_posts: OrderedDict[str, int] = field(default_factory=OrderedDict)
     #: removals of unseen mentions -> the removal (pending_hours, max_pending)
     pending: OrderedDict[str, _Removal] = field(default_factory=OrderedDict)
     #: incident key -> incident, oldest first (max_incidents; resolved ones leave after reopen_minutes)
     incidents: OrderedDict[str, _Incident] = field(default_factory=OrderedDict)
-    #: watermark (epoch seconds) of the next housekeeping pass
-    next_sweep: float = 0.0
+    #: brand watermark of the next housekeeping pass (a datetime: the hot path compares, never converts)
+    next_sweep: datetime = _NEVER
+    #: time of the last housekeeping pass, whole epoch seconds: what new entries are remembered at
+    tick: int = 0
+    #: the memories as restored, not decoded yet (see :meth:`DeletedComplaintDetector.materialise`)
+    packed: str | None = None
 
 
 def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, _UTC)
+
+
+def _pack(obj: Any) -> str:
+    """Bulky JSON-safe columns as one string: UTF-8 JSON (text not \\u-escaped), zlib, base64."""
+    raw = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return base64.b64encode(zlib.compress(raw.encode("utf-8", "surrogatepass"), 6)).decode("ascii")
+
+
+def _unpack(blob: str) -> Any:
+    return json.loads(zlib.decompress(base64.b64decode(blob, validate=True)))
+
+
+def _enc_time(ts: float, base_us: int) -> int | float:
+    """An event time as whole microseconds after ``base_us``: short, and exact for any
+    ``datetime.timestamp()`` value before 2106 (whole microseconds / 10**6). Any other float is
+    kept as it is; JSON tells the two apart (int vs float)."""
+    us = round(ts * 1_000_000)
+    return us - base_us if us / 1_000_000 == ts else ts
+
+
+def _dec_time(v: int | float, base_us: int) -> float:
+    return (base_us + v) / 1_000_000 if isinstance(v, int) else float(v)
+
+
+def _deltas(values: list[int]) -> list[int]:
+    out, last = [], 0
+    for v in values:
+        out.append(v - last)
+        last = v
+    return out
+
+
+def _undeltas(deltas: list[int]) -> list[int]:
+    out, last = [], 0
+    for d in deltas:
+        last += int(d)
+        out.append(last)
+    return out
 
 
 def risk_score(
@@ -315,7 +367,7 @@ class DeletedComplaintDetector:
     name: ClassVar[str] = "deleted_complaint"
     kinds: ClassVar[tuple[AlertKind, ...]] = (_KIND,)
     Settings: ClassVar[type[DetectorSettings]] = DeletedComplaintSettings
-    STATE_VERSION: ClassVar[int] = 1
+    STATE_VERSION: ClassVar[int] = 2
 
     def __init__(self, settings: DeletedComplaintSettings | None = None) -> None:
         s = settings if settings is not None else DeletedComplaintSettings()
@@ -333,14 +385,44 @@ class DeletedComplaintDetector:
         return DeletedComplaintState()
 
     def dump_state(self, state: DeletedComplaintState) -> dict[str, Any]:
+        memory = state.packed  # restored and untouched since: dumped as it came
+        if memory is None and (state.complaints or state.others or state.brand_posts or state.pending):
+            memory = _pack(self._memory_columns(state))
         return {
             "v": self.STATE_VERSION,
-            "complaints": [c.to_json() for c in state.complaints.values()],
-            "others": [[k, t] for k, t in state.others.items()],
-            "brand_posts": [[k, t] for k, t in state.brand_posts.items()],
-            "pending": [[k, r.to_json()] for k, r in state.pending.items()],
+            "memory": memory,
             "incidents": [i.to_json() for i in state.incidents.values()],
-            "next_sweep": state.next_sweep,
+            "next_sweep": state.next_sweep.timestamp() if state.next_sweep is not _NEVER else None,
+            "tick": state.tick,
+        }
+
+    @staticmethod
+    def _memory_columns(state: DeletedComplaintState) -> dict[str, Any]:
+        chans: dict[tuple[str, str], int] = {}
+        rows = []
+        for c in state.complaints.values():
+            key = (c.platform, c.channel)
+            ci = chans.get(key)
+            if ci is None:
+                ci = chans[key] = len(chans)
+            base = 1_000_000 * c.kept
+            rows.append([
+                c.mention_id, ci, c.author_id, c.url, c.text, c.negative, c.followers, c.likes, c.replies, c.shares,
+                _enc_time(c.appeared, base), c.kept,
+                None if c.replied is None else _enc_time(c.replied, base),
+                None if c.removed is None else _enc_time(c.removed, base),
+            ])  # fmt: skip
+        cols = [list(col) for col in zip(*rows, strict=True)] if rows else [[] for _ in range(14)]
+        cols[11] = _deltas(cols[11])
+        pending = [[k, r.at, r.event_type, r.actor, int(r.owned), r.kept] for k, r in state.pending.items()]
+        pcols = [list(col) for col in zip(*pending, strict=True)] if pending else [[] for _ in range(6)]
+        pcols[5] = _deltas(pcols[5])
+        return {
+            "channels": [list(k) for k in chans],
+            "complaints": cols,
+            "others": [list(state.others), _deltas(list(state.others.values()))],
+            "brand_posts": [list(state.brand_posts), _deltas(list(state.brand_posts.values()))],
+            "pending": pcols,
         }
 
     def load_state(self, data: dict[str, Any]) -> DeletedComplaintState:
@@ -348,19 +430,64 @@ class DeletedComplaintDetector:
             got = data.get("v") if isinstance(data, dict) else type(data).__name__
             raise ValueError(f"deleted_complaint state version {got!r}; this build reads {self.STATE_VERSION}")
         try:
-            st = DeletedComplaintState(next_sweep=float(data["next_sweep"]))
-            for row in data["complaints"]:
-                c = _Complaint.from_json(row)
-                st.complaints[c.mention_id] = c
-            st.others = OrderedDict((str(k), float(t)) for k, t in data["others"])
-            st.brand_posts = OrderedDict((str(k), float(t)) for k, t in data["brand_posts"])
-            st.pending = OrderedDict((str(k), _Removal.from_json(r)) for k, r in data["pending"])
-            for d in data["incidents"]:
-                inc = _Incident.from_json(d)
+            st = DeletedComplaintState(tick=int(data["tick"]))
+            if data["next_sweep"] is not None:
+                st.next_sweep = _dt(float(data["next_sweep"]))
+            if data["memory"] is not None:
+                if not isinstance(data["memory"], str):
+                    raise ValueError("memory is not a packed string")
+                st.packed = data["memory"]
+            for row in data["incidents"]:
+                inc = _Incident.from_json(row)
                 st.incidents[inc.key] = inc
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, IndexError, zlib.error) as exc:
             raise ValueError(f"deleted_complaint state does not load: {exc}") from None
         return st
+
+    def materialise(self, state: DeletedComplaintState) -> DeletedComplaintState:
+        """Decode a restored state's memories now (otherwise the first event or tick does).
+
+        Restoring a partition's brands only parses their snapshots; the bulky part of each is
+        decoded when the brand is next touched, so a worker assigned 10,000 brands starts at once
+        and pays for a brand's memories only if it hears from that brand. Raises ValueError if
+        the packed memories do not decode (not possible for a snapshot this build wrote).
+        """
+        packed = state.packed
+        if packed is not None:
+            state.packed = None
+            try:
+                self._load_memory(state, _unpack(packed))
+            except (KeyError, TypeError, ValueError, IndexError, zlib.error) as exc:
+                raise ValueError(f"deleted_complaint memory does not load: {exc}") from None
+        return state
+
+    @staticmethod
+    def _load_memory(st: DeletedComplaintState, mem: dict[str, Any]) -> None:
+        chans = [(str(p), str(c)) for p, c in mem["channels"]]
+        cols = mem["complaints"]
+        if len(cols) != 14:
+            raise ValueError("bad complaint columns")
+        cols[11] = _undeltas(cols[11])
+        for mid, ci, author, url, text, neg, fol, likes, replies, shares, at, kept, replied, removed in zip(
+            *cols, strict=True
+        ):
+            base = 1_000_000 * kept
+            platform, channel = chans[ci]
+            st.complaints[str(mid)] = _Complaint(
+                str(mid), platform, channel, str(author), url, str(text), float(neg), fol, int(likes), int(replies),
+                int(shares), _dec_time(at, base), kept,
+                None if replied is None else _dec_time(replied, base),
+                None if removed is None else _dec_time(removed, base),
+            )  # fmt: skip
+        for name in ("others", "brand_posts"):
+            ids, kept = mem[name]
+            setattr(st, name, OrderedDict(zip(map(str, ids), _undeltas(kept), strict=True)))
+        pcols = mem["pending"]
+        if len(pcols) != 6:
+            raise ValueError("bad pending columns")
+        pcols[5] = _undeltas(pcols[5])
+        for mid, at, et, actor, owned, kept in zip(*pcols, strict=True):
+            st.pending[str(mid)] = _Removal(float(at), str(et), actor, bool(owned), kept)
 
     def active(self, state: DeletedComplaintState) -> int:
         return sum(1 for i in state.incidents.values() if i.episode.is_open)
@@ -368,52 +495,61 @@ class DeletedComplaintDetector:
     # --- events --------------------------------------------------------------------------------------------
 
     def observe(self, state: DeletedComplaintState, obs: Observation, brand: BrandView) -> list[Alert]:
-        m = obs.event.mention
-        wm = obs.watermark.timestamp()
+        if state.packed is not None:
+            self.materialise(state)
         alerts: list[Alert] = []
-        if wm >= state.next_sweep:
-            self._sweep(state, wm, brand, alerts)
+        # a datetime comparison, not a clock conversion per event: the watermark is only turned into
+        # a number when a pass runs, and new entries are stamped with that pass's time
+        if obs.watermark >= state.next_sweep:
+            self._sweep(state, obs.watermark, brand, alerts)
+        m = obs.event.mention
         et = m.event_type
         if m.author_is_brand:
             if et is _CREATED or et is _EDITED:
-                self._brand_post(state, m.mention_id, m.parent_id, m.occurred_at.timestamp(), wm)
+                self._brand_post(state, m)
             return alerts
         if et is _CREATED or et is _EDITED:
-            self._mention(state, obs, wm, brand, alerts)
+            self._mention(state, obs, brand, alerts)
         elif et is _DELETED or et is _HIDDEN:
-            self._removal(state, obs, wm, brand, alerts)
+            self._removal(state, obs, brand, alerts)
         elif et is _RESTORED:
             self._restore(state, obs, brand, alerts)
         return alerts
 
     def advance(self, state: DeletedComplaintState, now: datetime, brand: BrandView) -> list[Alert]:
+        if state.packed is not None:
+            self.materialise(state)
         alerts: list[Alert] = []
-        self._sweep(state, now.timestamp(), brand, alerts)
+        self._sweep(state, now, brand, alerts)
         return alerts
 
-    def _brand_post(self, state: DeletedComplaintState, mid: str, parent: str | None, at: float, wm: float) -> None:
-        if self.settings.max_brand_posts:
+    def _brand_post(self, state: DeletedComplaintState, m: Any) -> None:
+        mid = m.mention_id
+        cap = self.settings.max_brand_posts
+        if cap:
             posts = state.brand_posts
             if mid not in posts:
-                posts[mid] = wm
-                while len(posts) > self.settings.max_brand_posts:
+                posts[mid] = state.tick
+                while len(posts) > cap:
                     posts.popitem(last=False)
+        parent = m.parent_id
         if parent is not None:
             c = state.complaints.get(parent)
-            if c is not None and (c.replied is None or at < c.replied):
-                c.replied = at
+            if c is not None:
+                at = m.occurred_at.timestamp()
+                if c.replied is None or at < c.replied:
+                    c.replied = at
 
-    def _mention(
-        self, state: DeletedComplaintState, obs: Observation, wm: float, brand: BrandView, alerts: list[Alert]
-    ) -> None:
+    def _mention(self, state: DeletedComplaintState, obs: Observation, brand: BrandView, alerts: list[Alert]) -> None:
         m = obs.event.mention
         mid = m.mention_id
         complaints = state.complaints
         c = complaints.get(mid)
-        # once remembered, a complaint stays addressed to the brand even if a later event's
-        # channel judgement differs (learned channels can be evicted)
-        addressed = c is not None or obs.owned or (m.parent_id is not None and m.parent_id in state.brand_posts)
-        if obs.negative and addressed:
+        if obs.negative:
+            # once remembered, a complaint stays addressed to the brand even if a later event's
+            # channel judgement differs (learned channels can be evicted)
+            if c is None and not obs.owned and (m.parent_id is None or m.parent_id not in state.brand_posts):
+                return  # a complaint elsewhere, not addressed to the brand
             s = obs.event.sentiment
             p_neg = s.negative if s is not None else 1.0
             e = m.engagement
@@ -431,10 +567,11 @@ class DeletedComplaintDetector:
                     e.replies,
                     e.shares,
                     appeared=m.occurred_at.timestamp(),
-                    kept=wm,
+                    kept=state.tick,
                 )
                 complaints[mid] = c
-                state.others.pop(mid, None)
+                if state.others:
+                    state.others.pop(mid, None)
                 while len(complaints) > self.settings.max_complaints:
                     complaints.popitem(last=False)
             else:
@@ -444,46 +581,46 @@ class DeletedComplaintDetector:
                 c.url = m.url or c.url
                 c.followers = m.author_followers if m.author_followers is not None else c.followers
                 c.likes, c.replies, c.shares = e.likes, e.replies, e.shares
-            waiting = state.pending.pop(mid, None)
-            if waiting is not None and c.removed is None:
-                self._removed(state, c, waiting.at, waiting.event_type, waiting.actor, waiting.owned, brand, alerts)
+            if state.pending:
+                waiting = state.pending.pop(mid, None)
+                if waiting is not None and c.removed is None:
+                    self._removed(state, c, waiting.at, waiting.event_type, waiting.actor, waiting.owned, brand, alerts)
             return
         if c is not None:
             if m.event_type is _EDITED and c.removed is None and obs.event.sentiment is not None:
                 # edited into something that is no longer a complaint: removing it now is not censorship
                 del complaints[mid]
-                self._other(state, mid, wm)
+                self._other(state, mid)
             return
         if obs.owned:
-            state.pending.pop(mid, None)  # a late non-complaint: its removal is deletion_bias's business
-            self._other(state, mid, wm)
+            if state.pending:
+                state.pending.pop(mid, None)  # a late non-complaint: its removal is deletion_bias's business
+            self._other(state, mid)
 
-    def _other(self, state: DeletedComplaintState, mid: str, wm: float) -> None:
+    def _other(self, state: DeletedComplaintState, mid: str) -> None:
         cap = self.settings.max_others
         if not cap:
             return
         others = state.others
         if mid not in others:
-            others[mid] = wm
+            others[mid] = state.tick
             while len(others) > cap:
                 others.popitem(last=False)
 
-    def _removal(
-        self, state: DeletedComplaintState, obs: Observation, wm: float, brand: BrandView, alerts: list[Alert]
-    ) -> None:
+    def _removal(self, state: DeletedComplaintState, obs: Observation, brand: BrandView, alerts: list[Alert]) -> None:
         m = obs.event.mention
         mid = m.mention_id
         actor = m.actor.value if m.actor is not None else None
-        at = m.occurred_at.timestamp()
         c = state.complaints.get(mid)
         if c is not None:
             if c.removed is None:  # else: redelivered, or hidden and then deleted: one removal
+                at = m.occurred_at.timestamp()
                 self._removed(state, c, at, m.event_type.value, actor, obs.owned, brand, alerts)
             return
         if mid in state.others or mid in state.pending:
             return
         # remembered also when nothing fires now: its complaint may arrive late, and a redelivery is not new
-        state.pending[mid] = _Removal(at, m.event_type.value, actor, obs.owned, wm)
+        state.pending[mid] = _Removal(m.occurred_at.timestamp(), m.event_type.value, actor, obs.owned, state.tick)
         while len(state.pending) > self.settings.max_pending:
             state.pending.popitem(last=False)
         if actor == Actor.BRAND.value and self.settings.unknown_content == "info":
@@ -601,8 +738,12 @@ class DeletedComplaintDetector:
 
     # --- housekeeping --------------------------------------------------------------------------------------
 
-    def _sweep(self, state: DeletedComplaintState, now: float, brand: BrandView, alerts: list[Alert]) -> None:
-        state.next_sweep = now + _SWEEP_S
+    def _sweep(self, state: DeletedComplaintState, now_dt: datetime, brand: BrandView, alerts: list[Alert]) -> None:
+        # the next pass is dated from the brand's own watermark, so it shares its tzinfo and the
+        # per-event comparison stays on datetime's fast path
+        state.next_sweep = now_dt + _SWEEP
+        now = now_dt.timestamp()
+        state.tick = int(now)
         horizon = now - self._memory
         for store in (state.complaints, state.others, state.brand_posts):
             while store:
@@ -618,7 +759,6 @@ class DeletedComplaintDetector:
             del state.pending[k]
         if not state.incidents:
             return
-        now_dt = _dt(now)
         gone = []
         for key, inc in state.incidents.items():
             ep = inc.episode

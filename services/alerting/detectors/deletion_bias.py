@@ -30,11 +30,24 @@ redelivered (hidden, then deleted, counts once; restored un-counts it).
 Bounded: ``max_tracked`` mentions (the ids needed to classify a later removal; the oldest go
 first, and they also leave when their day leaves the window), ``max_channels`` channels,
 ``max_pending`` waiting removals, ``window_days`` day buckets per channel, five examples.
+
+What is kept, and how it is dumped: the counts live in the day buckets; a tracked mention is only
+what booking its later removal needs (channel, day, complaint or not, removed or not, when it was
+first seen) plus, for a complaint, what an example needs (author, link, a 200-character snippet,
+time, P(negative)). The snapshot stores the tracked mentions as columns (channel as an index into
+a table of channels, days relative to the newest, first-seen times as deltas in whole seconds,
+event times as exact microseconds), and the columns, bulky for a busy brand, as one zlib-compressed
+UTF-8 JSON document in base64; channels, episodes and waiting removals stay readable JSON.
+``load_state`` keeps that document as it came and decodes it when the brand is next touched
+(:meth:`DeletionBiasDetector.materialise`), so restoring many brands only parses their snapshots.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import math
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -67,6 +80,9 @@ _BRAND = Actor.BRAND
 _DAY = 86400.0
 #: event-time seconds between housekeeping passes (expiry, quiet resolution)
 _SWEEP_S = 60.0
+_SWEEP = timedelta(seconds=_SWEEP_S)
+#: before any event: the first one runs a housekeeping pass
+_NEVER = datetime.min.replace(tzinfo=_UTC)
 #: removed complaints kept per channel as examples for the evidence
 _EXAMPLES = 5
 #: text of a complaint kept for an example
@@ -74,6 +90,10 @@ _TEXT_KEEP = 200
 
 # indexes into a day bucket / a channel's totals
 _AN, _AO, _RN, _RO = 0, 1, 2, 3
+
+# indexes into a tracked mention: a plain list, because one is made for every mention on an owned
+# channel and a list costs a fifth of a slotted object to build
+_T_KEY, _T_DAY, _T_NEG, _T_REMOVED, _T_KEPT, _T_INFO = 0, 1, 2, 3, 4, 5
 
 
 class DeletionBiasSettings(DetectorSettings):
@@ -105,30 +125,11 @@ class DeletionBiasSettings(DetectorSettings):
 
 
 @dataclass(slots=True)
-class _Tracked:
-    platform: str
-    channel: str
-    day: int
-    negative: bool
-    removed: bool
-    #: brand watermark when first seen: monotone, so the dict is in expiry order
-    kept: float
-    #: for complaints only, what an example needs: [author, url, text, at, P(negative)]
-    info: list[Any] | None = None
-
-    def to_json(self) -> list[Any]:
-        return [self.platform, self.channel, self.day, self.negative, self.removed, self.kept, self.info]
-
-    @classmethod
-    def from_json(cls, row: list[Any]) -> _Tracked:
-        p, ch, day, neg, removed, kept, info = row
-        return cls(str(p), str(ch), int(day), bool(neg), bool(removed), float(kept), list(info) if info else None)
-
-
-@dataclass(slots=True)
 class _Channel:
     platform: str
     channel: str
+    #: (platform, channel), shared by every tracked mention of the channel
+    key: tuple[str, str] = ("", "")
     #: day -> [appeared negative, appeared other, removed negative, removed other]
     days: dict[int, list[int]] = field(default_factory=dict)
     totals: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
@@ -140,44 +141,66 @@ class _Channel:
     #: brand watermark of the last event on the channel (eviction order)
     touched: float = 0.0
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "platform": self.platform,
-            "channel": self.channel,
-            "days": [[d, *c] for d, c in self.days.items()],
-            "rolled": self.rolled,
-            "examples": self.examples,
-            "episode": self.episode.to_json() if self.episode else None,
-            "touched": self.touched,
-        }
+    def to_json(self) -> list[Any]:
+        episode = self.episode.to_json() if self.episode else None
+        days = [[d, *c] for d, c in self.days.items()]
+        return [self.platform, self.channel, self.rolled, self.touched, days, self.examples, episode]
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> _Channel:
-        ch = cls(str(d["platform"]), str(d["channel"]), rolled=int(d["rolled"]), touched=float(d["touched"]))
-        for day, *counts in d["days"]:
+    def from_json(cls, row: list[Any]) -> _Channel:
+        platform, channel, rolled, touched, days, examples, episode = row
+        ch = cls(str(platform), str(channel), (str(platform), str(channel)), rolled=int(rolled), touched=float(touched))
+        for day, *counts in days:
             if len(counts) != 4:
                 raise ValueError(f"bad day bucket {counts!r}")
             ch.days[int(day)] = [int(x) for x in counts]
             for i in range(4):
                 ch.totals[i] += int(counts[i])
-        ch.examples = [list(e) for e in d["examples"]]
-        ch.episode = Episode.from_json(d["episode"]) if d["episode"] else None
+        ch.examples = [list(e) for e in examples]
+        ch.episode = Episode.from_json(episode) if episode else None
         return ch
 
 
 @dataclass(slots=True)
 class DeletionBiasState:
-    #: mention_id -> what it was (max_tracked, and window_days + 1 after it was first seen)
-    tracked: OrderedDict[str, _Tracked] = field(default_factory=OrderedDict)
+    #: mention_id -> [channel key, day, complaint?, removed?, first seen (brand watermark, whole
+    #: seconds: only expiry reads it), example info for a complaint: [author, url, text, at, P(negative)]
+    #: or None]; first-seen order (max_tracked, and window_days + 1 days after it was first seen)
+    tracked: OrderedDict[str, list[Any]] = field(default_factory=OrderedDict)
     #: (platform, channel) -> counts and incident (max_channels)
     channels: dict[tuple[str, str], _Channel] = field(default_factory=dict)
     #: removals of unseen mentions -> [removal time, time kept] (pending_hours, max_pending)
     pending: OrderedDict[str, list[float]] = field(default_factory=OrderedDict)
-    next_sweep: float = 0.0
+    #: brand watermark of the next housekeeping pass (a datetime: the hot path compares, never converts)
+    next_sweep: datetime = _NEVER
+    #: the tracked mentions as restored, not decoded yet (see :meth:`DeletionBiasDetector.materialise`)
+    packed: str | None = None
 
 
 def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, _UTC)
+
+
+def _pack(obj: Any) -> str:
+    """Bulky JSON-safe columns as one string: UTF-8 JSON (text not \\u-escaped), zlib, base64."""
+    raw = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return base64.b64encode(zlib.compress(raw.encode("utf-8", "surrogatepass"), 6)).decode("ascii")
+
+
+def _unpack(blob: str) -> Any:
+    return json.loads(zlib.decompress(base64.b64decode(blob, validate=True)))
+
+
+def _enc_time(ts: float, base_us: int) -> int | float:
+    """An event time as whole microseconds after ``base_us``: short, and exact for any
+    ``datetime.timestamp()`` value before 2106 (whole microseconds / 10**6). Any other float is
+    kept as it is; JSON tells the two apart (int vs float)."""
+    us = round(ts * 1_000_000)
+    return us - base_us if us / 1_000_000 == ts else ts
+
+
+def _dec_time(v: int | float, base_us: int) -> float:
+    return (base_us + v) / 1_000_000 if isinstance(v, int) else float(v)
 
 
 def _log_choose(n: int, k: int) -> float:
@@ -208,7 +231,7 @@ class DeletionBiasDetector:
     name: ClassVar[str] = "deletion_bias"
     kinds: ClassVar[tuple[AlertKind, ...]] = (_KIND,)
     Settings: ClassVar[type[DetectorSettings]] = DeletionBiasSettings
-    STATE_VERSION: ClassVar[int] = 1
+    STATE_VERSION: ClassVar[int] = 2
 
     def __init__(self, settings: DeletionBiasSettings | None = None) -> None:
         s = settings if settings is not None else DeletionBiasSettings()
@@ -224,29 +247,106 @@ class DeletionBiasDetector:
         return DeletionBiasState()
 
     def dump_state(self, state: DeletionBiasState) -> dict[str, Any]:
+        tracked = state.packed if state.packed is not None else self._tracked_doc(state)
         return {
             "v": self.STATE_VERSION,
-            "tracked": [[k, *t.to_json()] for k, t in state.tracked.items()],
+            "tracked": tracked,
             "channels": [c.to_json() for c in state.channels.values()],
             "pending": [[k, *v] for k, v in state.pending.items()],
-            "next_sweep": state.next_sweep,
+            "next_sweep": state.next_sweep.timestamp() if state.next_sweep is not _NEVER else None,
         }
+
+    @staticmethod
+    def _tracked_doc(state: DeletionBiasState) -> str | None:
+        if not state.tracked:
+            return None
+        keys: dict[tuple[str, str], int] = {}
+        ids: list[str] = []
+        chans: list[int] = []
+        days: list[int] = []
+        flags: list[int] = []
+        kept: list[int] = []
+        info: list[list[Any]] = [[], [], [], [], [], []]  # columns: row, author, url, text, at, P(negative)
+        newest = max((t[_T_DAY] for t in state.tracked.values()), default=0)
+        last = 0
+        for i, (mid, t) in enumerate(state.tracked.items()):
+            key = t[_T_KEY]
+            c = keys.get(key)
+            if c is None:
+                c = keys[key] = len(keys)
+            chans.append(c)
+            # an id that starts with its channel's name (most platforms' do) is stored without it
+            channel = key[1]
+            short = mid.startswith(channel)
+            ids.append(mid[len(channel) :] if short else mid)
+            days.append(newest - t[_T_DAY])
+            flags.append(4 * short + 2 * t[_T_NEG] + t[_T_REMOVED])
+            kept.append(t[_T_KEPT] - last)
+            last = t[_T_KEPT]
+            x = t[_T_INFO]
+            if x is not None:
+                author, url, text, at, p_neg = x
+                for col, v in zip(info, (i, author, url, text, _enc_time(at, 1_000_000 * last), p_neg), strict=True):
+                    col.append(v)
+        return _pack({"keys": [list(k) for k in keys], "id": ids, "c": chans, "day": newest, "d": days, "f": flags,
+                      "k": kept, "x": info})  # fmt: skip
 
     def load_state(self, data: dict[str, Any]) -> DeletionBiasState:
         if not isinstance(data, dict) or data.get("v") != self.STATE_VERSION:
             got = data.get("v") if isinstance(data, dict) else type(data).__name__
             raise ValueError(f"deletion_bias state version {got!r}; this build reads {self.STATE_VERSION}")
         try:
-            st = DeletionBiasState(next_sweep=float(data["next_sweep"]))
-            for k, *row in data["tracked"]:
-                st.tracked[str(k)] = _Tracked.from_json(row)
-            for d in data["channels"]:
-                ch = _Channel.from_json(d)
-                st.channels[(ch.platform, ch.channel)] = ch
+            st = DeletionBiasState()
+            if data["next_sweep"] is not None:
+                st.next_sweep = _dt(float(data["next_sweep"]))
+            for row in data["channels"]:
+                ch = _Channel.from_json(row)
+                st.channels[ch.key] = ch
+            if data["tracked"] is not None:
+                if not isinstance(data["tracked"], str):
+                    raise ValueError("tracked is not a packed string")
+                st.packed = data["tracked"]
             st.pending = OrderedDict((str(k), [float(a), float(b)]) for k, a, b in data["pending"])
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, IndexError, zlib.error) as exc:
             raise ValueError(f"deletion_bias state does not load: {exc}") from None
         return st
+
+    def materialise(self, state: DeletionBiasState) -> DeletionBiasState:
+        """Decode a restored state's tracked mentions now (otherwise the first event or tick does).
+
+        Restoring only parses the snapshot; the bulky part is decoded when the brand is next
+        touched, so restoring many brands is quick and a brand that stays quiet never pays for it.
+        Raises ValueError if it does not decode (not possible for a snapshot this build wrote).
+        """
+        packed = state.packed
+        if packed is not None:
+            state.packed = None
+            try:
+                self._load_tracked(state, _unpack(packed))
+            except (KeyError, TypeError, ValueError, IndexError, zlib.error) as exc:
+                raise ValueError(f"deletion_bias tracked mentions do not load: {exc}") from None
+        return state
+
+    @staticmethod
+    def _load_tracked(st: DeletionBiasState, cols: dict[str, Any]) -> None:
+        # tracked mentions share their channel's key tuple (the channel may have been evicted since)
+        keys = [st.channels[k].key if k in st.channels else k for k in ((str(p), str(c)) for p, c in cols["keys"])]
+        ids, chans, days, flags, kept = cols["id"], cols["c"], cols["d"], cols["f"], cols["k"]
+        if not len(ids) == len(chans) == len(days) == len(flags) == len(kept):
+            raise ValueError("tracked columns of different lengths")
+        newest = int(cols["day"])
+        rows: list[list[Any]] = []
+        full: list[str] = []
+        last = 0
+        for mid, c, d, f, k in zip(ids, chans, days, flags, kept, strict=True):
+            last += k
+            key = keys[c]
+            full.append(key[1] + mid if f & 4 else str(mid))
+            rows.append([key, newest - d, bool(f & 2), bool(f & 1), last, None])
+        for i, author, url, text, at, p_neg in zip(*cols["x"], strict=True):
+            row = rows[i]
+            row[_T_INFO] = [author, url, str(text), _dec_time(at, 1_000_000 * row[_T_KEPT]), float(p_neg)]
+        st.tracked = OrderedDict(zip(full, rows, strict=True))
 
     def active(self, state: DeletionBiasState) -> int:
         return sum(1 for c in state.channels.values() if c.episode is not None and c.episode.is_open)
@@ -254,11 +354,14 @@ class DeletionBiasDetector:
     # --- events --------------------------------------------------------------------------------------------
 
     def observe(self, state: DeletionBiasState, obs: Observation, brand: BrandView) -> list[Alert]:
-        m = obs.event.mention
+        if state.packed is not None:
+            self.materialise(state)
         alerts: list[Alert] = []
-        wm = obs.watermark.timestamp()
-        if wm >= state.next_sweep:
-            self._sweep(state, wm, brand, alerts)
+        w = obs.watermark
+        # a datetime comparison: the watermark is turned into a number only where something is booked
+        if w >= state.next_sweep:
+            self._sweep(state, w, brand, alerts)
+        m = obs.event.mention
         if m.author_is_brand:
             return alerts
         et = m.event_type
@@ -267,31 +370,33 @@ class DeletionBiasDetector:
                 return alerts
             t = state.tracked.get(m.mention_id)
             if t is not None:
-                if t.negative != obs.negative:
-                    self._reclassify(state, t, obs, wm, brand, alerts)
+                if t[_T_NEG] != obs.negative:
+                    self._reclassify(state, t, obs, w.timestamp(), brand, alerts)
                 return alerts
             if obs.owned:
-                self._appeared(state, obs, wm, brand, alerts)
+                self._appeared(state, obs, brand, alerts)
         elif et is _DELETED or et is _HIDDEN:
             if m.actor is _BRAND or (m.actor is None and obs.owned):
                 t = state.tracked.get(m.mention_id)
                 if t is not None:
-                    if not t.removed:
-                        self._set_removed(state, m.mention_id, t, True, wm, brand, alerts)
+                    if not t[_T_REMOVED]:
+                        self._set_removed(state, m.mention_id, t, True, w.timestamp(), brand, alerts)
                 elif obs.owned and self.settings.max_pending and m.mention_id not in state.pending:
-                    state.pending[m.mention_id] = [m.occurred_at.timestamp(), wm]
+                    state.pending[m.mention_id] = [m.occurred_at.timestamp(), w.timestamp()]
                     while len(state.pending) > self.settings.max_pending:
                         state.pending.popitem(last=False)
         elif et is _RESTORED:
             state.pending.pop(m.mention_id, None)
             t = state.tracked.get(m.mention_id)
-            if t is not None and t.removed:
-                self._set_removed(state, m.mention_id, t, False, wm, brand, alerts)
+            if t is not None and t[_T_REMOVED]:
+                self._set_removed(state, m.mention_id, t, False, w.timestamp(), brand, alerts)
         return alerts
 
     def advance(self, state: DeletionBiasState, now: datetime, brand: BrandView) -> list[Alert]:
+        if state.packed is not None:
+            self.materialise(state)
         alerts: list[Alert] = []
-        self._sweep(state, now.timestamp(), brand, alerts)
+        self._sweep(state, now, brand, alerts)
         return alerts
 
     def _channel(
@@ -300,12 +405,12 @@ class DeletionBiasDetector:
         key = (platform, channel)
         ch = state.channels.get(key)
         if ch is None:
-            ch = state.channels[key] = _Channel(platform, channel, rolled=int(wm // _DAY), touched=wm)
+            ch = state.channels[key] = _Channel(platform, channel, key, rolled=int(wm // _DAY), touched=wm)
             if len(state.channels) > self.settings.max_channels:
                 victims = [c for c in state.channels.values() if c is not ch and not (c.episode and c.episode.is_open)]
                 if victims:
                     v = min(victims, key=lambda c: c.touched)
-                    del state.channels[(v.platform, v.channel)]
+                    del state.channels[v.key]
         ch.touched = wm
         self._roll(ch, int(wm // _DAY), brand, alerts)
         return ch
@@ -326,11 +431,11 @@ class DeletionBiasDetector:
             # then, not from whenever the next event or tick happens to come
             self._evaluate(ch, today * _DAY, brand, alerts)
 
-    def _appeared(
-        self, state: DeletionBiasState, obs: Observation, wm: float, brand: BrandView, alerts: list[Alert]
-    ) -> None:
+    def _appeared(self, state: DeletionBiasState, obs: Observation, brand: BrandView, alerts: list[Alert]) -> None:
         m = obs.event.mention
         at = m.occurred_at.timestamp()
+        # in order, the event is the watermark: one conversion serves both
+        wm = at if m.occurred_at is obs.watermark else obs.watermark.timestamp()
         day = int(at // _DAY)
         today = int(wm // _DAY)
         if day <= today - self.settings.window_days:
@@ -342,19 +447,20 @@ class DeletionBiasDetector:
             ch = self._channel(state, platform, m.channel, wm, brand, alerts)
         else:
             ch.touched = wm
+        negative = obs.negative
         info = None
-        if obs.negative:
+        if negative:
             s = obs.event.sentiment
             info = [m.author_id, m.url, m.text[:_TEXT_KEEP], at, s.negative if s else 1.0]
-        t = _Tracked(platform, m.channel, day, obs.negative, False, wm, info)
+        t = [ch.key, day, negative, False, int(wm), info]
         tracked = state.tracked
         tracked[m.mention_id] = t
-        while len(tracked) > self.settings.max_tracked:
+        if len(tracked) > self.settings.max_tracked:
             tracked.popitem(last=False)
         bucket = ch.days.get(day)
         if bucket is None:
             bucket = ch.days[day] = [0, 0, 0, 0]
-        i = _AN if obs.negative else _AO
+        i = _AN if negative else _AO
         bucket[i] += 1
         ch.totals[i] += 1
         waiting = state.pending.pop(m.mention_id, None)
@@ -364,26 +470,26 @@ class DeletionBiasDetector:
             self._evaluate(ch, wm, brand, alerts)  # more kept mentions can lower the share
 
     def _reclassify(
-        self, state: DeletionBiasState, t: _Tracked, obs: Observation, wm: float, brand: BrandView, alerts: list[Alert]
+        self, state: DeletionBiasState, t: list[Any], obs: Observation, wm: float, brand: BrandView, alerts: list[Alert]
     ) -> None:
         m = obs.event.mention
-        ch = self._channel(state, t.platform, t.channel, wm, brand, alerts)
-        bucket = ch.days.get(t.day)
+        ch = self._channel(state, *t[_T_KEY], wm, brand, alerts)
+        bucket = ch.days.get(t[_T_DAY])
         if bucket is not None:
-            old, new = (_AN, _AO) if t.negative else (_AO, _AN)
+            old, new = (_AN, _AO) if t[_T_NEG] else (_AO, _AN)
             bucket[old] -= 1
             ch.totals[old] -= 1
             bucket[new] += 1
             ch.totals[new] += 1
-            if t.removed:
+            if t[_T_REMOVED]:
                 bucket[old + 2] -= 1
                 ch.totals[old + 2] -= 1
                 bucket[new + 2] += 1
                 ch.totals[new + 2] += 1
-        t.negative = obs.negative
+        t[_T_NEG] = obs.negative
         if obs.negative:
             s = obs.event.sentiment
-            t.info = [m.author_id, m.url, m.text[:_TEXT_KEEP], m.occurred_at.timestamp(), s.negative if s else 1.0]
+            t[_T_INFO] = [m.author_id, m.url, m.text[:_TEXT_KEEP], m.occurred_at.timestamp(), s.negative if s else 1.0]
         if bucket is not None:
             self._evaluate(ch, wm, brand, alerts)
 
@@ -391,26 +497,28 @@ class DeletionBiasDetector:
         self,
         state: DeletionBiasState,
         mid: str,
-        t: _Tracked,
+        t: list[Any],
         removed: bool,
         wm: float,
         brand: BrandView,
         alerts: list[Alert],
     ) -> None:
-        t.removed = removed
-        ch = self._channel(state, t.platform, t.channel, wm, brand, alerts)
-        bucket = ch.days.get(t.day)
+        t[_T_REMOVED] = removed
+        ch = self._channel(state, *t[_T_KEY], wm, brand, alerts)
+        bucket = ch.days.get(t[_T_DAY])
         if bucket is None:
             return  # its day left the window: the removal no longer counts
-        i = _RN if t.negative else _RO
+        negative = t[_T_NEG]
+        i = _RN if negative else _RO
         step = 1 if removed else -1
         bucket[i] += step
         ch.totals[i] += step
-        if removed and t.negative and t.info is not None:
-            ch.examples.append([mid, *t.info])
+        info = t[_T_INFO]
+        if removed and negative and info is not None:
+            ch.examples.append([mid, *info])
             if len(ch.examples) > _EXAMPLES:
                 del ch.examples[0]
-        elif not removed and t.negative:
+        elif not removed and negative:
             ch.examples = [e for e in ch.examples if e[0] != mid]
         self._evaluate(ch, wm, brand, alerts)
 
@@ -460,15 +568,17 @@ class DeletionBiasDetector:
 
     # --- housekeeping --------------------------------------------------------------------------------------
 
-    def _sweep(self, state: DeletionBiasState, now: float, brand: BrandView, alerts: list[Alert]) -> None:
-        state.next_sweep = now + _SWEEP_S
+    def _sweep(self, state: DeletionBiasState, now_dt: datetime, brand: BrandView, alerts: list[Alert]) -> None:
+        # dated from the brand's own watermark, so it shares its tzinfo (datetime's fast comparison)
+        state.next_sweep = now_dt + _SWEEP
+        now = now_dt.timestamp()
         today = int(now // _DAY)
         # a mention whose day left the window can no longer count; first-seen order is expiry order
         horizon = now - (self.settings.window_days + 1) * _DAY
         tracked = state.tracked
         while tracked:
             k, t = next(iter(tracked.items()))
-            if t.kept >= horizon:
+            if t[_T_KEPT] >= horizon:
                 break
             del tracked[k]
         pending_horizon = now - self._pending_s
@@ -477,7 +587,6 @@ class DeletionBiasDetector:
             if kept >= pending_horizon:
                 break
             del state.pending[k]
-        now_dt = _dt(now)
         for ch in list(state.channels.values()):
             self._roll(ch, today, brand, alerts)
             ep = ch.episode

@@ -53,7 +53,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
@@ -297,7 +297,7 @@ class NegativitySpikeDetector:
     name: ClassVar[str] = "negativity_spike"
     kinds: ClassVar[tuple[AlertKind, ...]] = (AlertKind.NEGATIVITY_SPIKE, AlertKind.VOLUME_SURGE)
     Settings: ClassVar[type[DetectorSettings]] = NegativitySpikeSettings
-    STATE_VERSION: ClassVar[int] = 1
+    STATE_VERSION: ClassVar[int] = 2
 
     def __init__(self, settings: NegativitySpikeSettings | None = None) -> None:
         s = settings or NegativitySpikeSettings()
@@ -325,6 +325,11 @@ class NegativitySpikeDetector:
         self._span_table = [[(max(0, w - 1 - u), min(w - 1, u)) for w in self._windows] for u in range(RING)]
         self._cap = s.max_authors
         self._channels_on = s.max_channels > 0
+        # settings the per-event and per-minute paths read (an attribute of the detector, not of a model)
+        self._backs = tuple(w - 1 for w in self._windows)
+        self._cusum_z = s.cusum_z
+        self._min_ratio = s.min_ratio
+        self._min_authors = s.min_authors
 
     # -- protocol --
 
@@ -339,16 +344,17 @@ class NegativitySpikeDetector:
             return []
         out: list[Alert] = []
         wm = obs.watermark
-        if state.cur is None:
+        next_at = state.next_at
+        # one datetime comparison for an event within the current minute; epoch minutes only when it ends
+        if next_at is None or wm >= next_at:
             c = epoch_minute(wm)
-            state.brand = self._new_scope(None, None, c, brand, brand_scope=True)
-            self._set_clock(state, c)
-        elif state.next_at is None or wm >= state.next_at:
-            c = epoch_minute(wm)
-            if c > state.cur:
-                self._tick(state, c, brand, out)
-            elif state.next_at is None:
-                self._set_clock(state, state.cur)
+            if state.cur is None:
+                state.brand = self._new_scope(None, None, c, brand, brand_scope=True)
+                self._set_clock(state, c, wm.tzinfo)
+            elif c > state.cur:
+                self._tick(state, c, brand, out, wm.tzinfo)
+            elif next_at is None:
+                self._set_clock(state, state.cur, wm.tzinfo)
         now = state.now
         if now is None or wm > now:
             state.now = now = wm
@@ -364,15 +370,30 @@ class NegativitySpikeDetector:
             em = epoch_minute(at)
             if em <= c - RING:
                 return out  # older than every window
+        platform = m.platform
         # platform names hold no ":", so "platform:id" keys never collide (and JSON keeps them short)
-        author = m.platform + ":" + m.author_id
-        sc = self._channel(state, m.platform, m.channel, c, brand) if obs.owned and self._channels_on else None
+        author = platform + ":" + m.author_id
+        sc = None
+        if obs.owned and self._channels_on:
+            sc = state.channels.get(platform + ":" + m.channel)
+            if sc is None or sc.cur < c:
+                sc = self._channel(state, platform, m.channel, c, brand)
+            else:
+                sc.last_active = c
         if not obs.negative:
-            self._add_author(b, em, author, c)
+            # _add_author, written out for the brand (most events end here: one lookup when the author was
+            # already counted at this minute)
+            last = b.all_last
+            prev = last.get(author)
+            if prev is None or prev < em:
+                self._add_author(b, em, author, c)
             if sc is not None:
-                self._add_author(sc, em, author, c)
+                last = sc.all_last
+                prev = last.get(author)
+                if prev is None or prev < em:
+                    self._add_author(sc, em, author, c)
             return out
-        key = m.platform + ":" + m.mention_id
+        key = platform + ":" + m.mention_id
         seen = state.seen
         fresh = key not in seen
         if fresh and len(seen) < self._cap:
@@ -385,7 +406,7 @@ class NegativitySpikeDetector:
             example = (
                 em,
                 m.mention_id,
-                str(m.platform),
+                str(platform),
                 m.channel,
                 m.url,
                 m.author_id,
@@ -409,17 +430,20 @@ class NegativitySpikeDetector:
         out: list[Alert] = []
         c = epoch_minute(now)
         if c > state.cur:
-            self._tick(state, c, brand, out)
+            self._tick(state, c, brand, out, now.tzinfo)
         if state.now is None or now > state.now:
             state.now = now
         return out
 
     # -- time --
 
-    def _set_clock(self, state: NegativitySpikeState, c: int) -> None:
+    def _set_clock(self, state: NegativitySpikeState, c: int, tz: tzinfo | None) -> None:
+        # The minute's bounds carry the events' own tzinfo: datetimes with the same tzinfo object compare
+        # field by field, with different ones through utcoffset() on both (a pydantic-parsed event
+        # against a timezone.utc bound costs ~20x more, twice per event)
         state.cur = c
-        state.cur_at = minute_start(c)
-        state.next_at = minute_start(c + 1)
+        state.cur_at = datetime.fromtimestamp(c * 60, tz or timezone.utc)
+        state.next_at = datetime.fromtimestamp((c + 1) * 60, tz or timezone.utc)
 
     def _new_scope(
         self, platform: str | None, channel: str | None, c: int, brand: BrandView, *, brand_scope: bool
@@ -455,7 +479,7 @@ class NegativitySpikeDetector:
         n = self.settings.examples
         return 2 * n if brand_scope else n
 
-    def _tick(self, state: NegativitySpikeState, c: int, brand: BrandView, out: list[Alert]) -> None:
+    def _tick(self, state: NegativitySpikeState, c: int, brand: BrandView, out: list[Alert], tz: tzinfo | None) -> None:
         """The brand's clock reached minute ``c``: close minutes where incidents need watching.
 
         Channel scopes without episodes catch up when their next event comes: nothing changes in them in
@@ -464,12 +488,17 @@ class NegativitySpikeDetector:
         b = state.brand
         assert b is not None
         self._roll(state, b, c, brand, out)
-        # while the brand is in an incident its channels must not learn those minutes either: close them now
-        brand_open = any(ep.is_open for ep in b.episodes.values())
-        for sc in list(state.channels.values()):
-            if sc.episodes or brand_open:
+        chans = state.channels
+        if chans:
+            # while the brand is in an incident its channels must not learn those minutes either: close
+            # them now. (Rolling one channel never changes another's episodes, so the list is taken first.)
+            if any(ep.resolved_at is None for ep in b.episodes.values()):
+                rolling = list(chans.values())
+            else:
+                rolling = [sc for sc in chans.values() if sc.episodes]
+            for sc in rolling:
                 self._roll(state, sc, c, brand, out)
-        self._set_clock(state, c)
+        self._set_clock(state, c, tz)
         seen = state.seen
         horizon = c - RING
         while seen:
@@ -499,14 +528,15 @@ class NegativitySpikeDetector:
         m = sc.cur
         i = m % RING
         x_new = sc.new[i]
-        if m - sc.first >= self._warmup and (x_new or sc.cusum[0][0] > 0.0 or sc.cusum[-1][0] > 0.0):
+        cusum = sc.cusum
+        if (x_new or cusum[0][0] > 0.0 or cusum[-1][0] > 0.0) and m - sc.first >= self._warmup:
             p = sc.prep
             if p is not None and p.minute == m:
                 up, mu = p.upper, p.est.mean
             else:
                 est = self._expect(sc, m)
-                up, mu = est.upper(self.settings.cusum_z), est.mean
-            for arm, (_, lr, d, _h, cap) in zip(sc.cusum, self._arms, strict=True):
+                up, mu = est.upper(self._cusum_z), est.mean
+            for arm, (_, lr, d, _h, cap) in zip(cusum, self._arms, strict=True):
                 v = arm[0] + x_new * lr - d * up
                 if v <= 0.0:
                     arm[0], arm[1], arm[2], arm[3] = 0.0, -1, 0, 0.0
@@ -516,11 +546,24 @@ class NegativitySpikeDetector:
                         arm[1] = m
                     arm[2] += x_new
                     arm[3] += mu
+        neg, allb = sc.neg, sc.allb
         if self._blocked(state, sc, m):
             sc.rates.skip(1, self._growth)
         else:
-            sc.rates.learn(sc.slot, (sc.neg[i], sc.allb[i]), self._growth)
-        self._age(sc, m, 1)
+            sc.rates.learn(sc.slot, (neg[i], allb[i]), self._growth)
+        # age the buckets by one minute (see _age): minute m joins the windows' complete parts, minute
+        # m - w + 1 leaves each window, and the slot of minute m + 1 (which held m - 59) is emptied
+        x = neg[i]
+        closed = sc.closed
+        for wi, back in enumerate(self._backs):
+            closed[wi] += x - neg[(m - back) % RING]
+        j = (m + 1) % RING
+        if neg[j] or allb[j] or sc.new[j] or sc.ment[j]:
+            neg[j] = sc.new[j] = sc.ment[j] = allb[j] = 0
+        chans = sc.chans
+        if chans is not None and chans[j]:
+            chans[j] = {}
+        sc.need = None
         sc.cur = m + 1
         self._set_hour(sc, m + 1, tz)
 
@@ -535,7 +578,7 @@ class NegativitySpikeDetector:
             slot, hs = local_slot(m, tz)
             end = min(c, hs + 60)
             n = end - m
-            if m >= warm_at and any(a[0] > 0.0 for a in sc.cusum):
+            if m >= warm_at and (sc.cusum[0][0] > 0.0 or sc.cusum[-1][0] > 0.0):  # one or two arms
                 est = self._estimate(sc.rates, _NEG, slot)
                 up = est.upper(z)
                 for arm, (_, _lr, d, _h, _cap) in zip(sc.cusum, self._arms, strict=True):
@@ -573,13 +616,20 @@ class NegativitySpikeDetector:
             for wi, w in enumerate(self._windows):
                 # minute m joins the complete part, minute m - w + 1 leaves the window
                 closed[wi] += x - neg[(m - w + 1) % RING]
-        for m1 in range(m + 1, m + k + 1):
-            # the slot being reused held minute m1 - 60, which now leaves the hour
-            j = m1 % RING
-            if neg[j] or allb[j] or new[j] or ment[j]:
-                neg[j] = new[j] = ment[j] = allb[j] = 0
-            if chans is not None and chans[j]:
-                chans[j] = {}
+        # the slots being reused (minutes m + 1 .. m + k) held minutes an hour older, which now leave the hour
+        lo = (m + 1) % RING
+        hi = lo + k
+        for ring in (neg, new, ment, allb):
+            if hi <= RING:
+                ring[lo:hi] = [0] * k
+            else:
+                ring[lo:] = [0] * (RING - lo)
+                ring[: hi - RING] = [0] * (hi - RING)
+        if chans is not None:
+            for m1 in range(m + 1, m + k + 1):
+                j = m1 % RING
+                if chans[j]:
+                    chans[j] = {}
         if k > 1:
             # minutes after m are empty: each window's complete part holds what it held from its start to m
             top = m + k
@@ -592,10 +642,11 @@ class NegativitySpikeDetector:
         old_slot = sc.slot
         sc.slot, sc.hour_start = slot, hs
         # authors last seen before the hour count as absent already; drop them once an hour so the maps
-        # hold at most two hours of authors (amortised O(1) per author)
+        # hold at most two hours of authors (amortised O(1) per author). Rebuilt in one pass, in order: when
+        # the sweep runs changes no decision (an absent author and a stale one are both new)
         horizon = m - RING + 1
-        _sweep(sc.all_last, horizon, 0)
-        _sweep(sc.neg_last, horizon, 0)
+        sc.all_last = {k: v for k, v in sc.all_last.items() if v >= horizon}
+        sc.neg_last = {k: v for k, v in sc.neg_last.items() if v >= horizon}
         every = _TAU_EVERY_YOUNG if m - sc.first < _TAU_YOUNG_MINUTES else _TAU_EVERY
         if m - sc.tau_at >= every:
             sc.rates.refresh(self._priors, self.settings.prior_weight_minutes)
@@ -623,7 +674,10 @@ class NegativitySpikeDetector:
         b = state.brand
         if sc is not b:
             return b is not None and bool(b.episodes) and self._in_incident(b, m)
-        return any(ch.episodes and self._in_incident(ch, m) for ch in state.channels.values())
+        for ch in state.channels.values():
+            if ch.episodes and self._in_incident(ch, m):
+                return True
+        return False
 
     def _in_incident(self, sc: _Scope, m: int) -> bool:
         for ep in sc.episodes.values():
@@ -661,15 +715,20 @@ class NegativitySpikeDetector:
         """Count an author of any sentiment at minute ``em`` (for the share guard)."""
         last = sc.all_last
         prev = last.get(author)
-        if prev is None or prev <= c - RING:
-            if prev is not None or len(last) < self._cap or _sweep(last, c - RING + 1, self._cap):
+        if prev is None:
+            if len(last) < self._cap or _sweep(last, c - RING + 1, self._cap):
                 last[author] = em
             sc.allb[em % RING] += 1
         elif prev < em:
-            allb = sc.allb
-            allb[prev % RING] -= 1
-            allb[em % RING] += 1
+            if prev <= c - RING:
+                # back after an hour: new again. Re-inserted, so that the map's order is the order in which
+                # authors last became new whether or not the stale entry had been swept (dumps leave stale
+                # entries out, and a restored map must grow exactly like the one it was dumped from)
+                del last[author]
+            else:
+                sc.allb[prev % RING] -= 1
             last[author] = em
+            sc.allb[em % RING] += 1
 
     def _add_complaint(self, sc: _Scope, em: int, author: str, fresh: bool, channel: str, c: int) -> int:
         """Count a complaint: 0 when no window's count of distinct complainants grew, 1 when one did,
@@ -687,7 +746,10 @@ class NegativitySpikeDetector:
         last = sc.neg_last
         prev = last.get(author)
         if prev is None or prev <= c - RING:
-            if prev is not None or len(last) < self._cap or _sweep(last, c - RING + 1, self._cap):
+            if prev is not None:
+                del last[author]  # re-inserted below, as in _add_author
+                last[author] = em
+            elif len(last) < self._cap or _sweep(last, c - RING + 1, self._cap):
                 last[author] = em
             sc.neg[i] += 1
             sc.new[i] += 1
@@ -703,10 +765,11 @@ class NegativitySpikeDetector:
         if em < c:
             self._late(sc, em, c, 1)
         # did the complainant enter a window they were not in?
-        if not any(prev <= c - w < em for w in self._windows):
-            return 0
-        # one back after a while is worth showing again; one posting every minute is not
-        return 2 if em - prev >= _EXAMPLE_GAP else 1
+        for w in self._windows:
+            if prev <= c - w < em:
+                # one back after a while is worth showing again; one posting every minute is not
+                return 2 if em - prev >= _EXAMPLE_GAP else 1
+        return 0
 
     def _late(self, sc: _Scope, mm: int, c: int, delta: int) -> None:
         """A complete minute's bucket changed: fix the windows' complete parts that hold it."""
@@ -717,24 +780,28 @@ class NegativitySpikeDetector:
         sc.need = None
 
     def _worth_a_look(self, sc: _Scope, c: int, t: datetime) -> bool:
-        """Two integer comparisons for an ordinary event: could any test hold now?"""
+        """A few integer comparisons for an ordinary event: could any test hold now?"""
         if c - sc.first < self._warmup:
             return False
         p = sc.prep
         if p is None or p.minute != c:
             p = self._prep(sc, c)
-        if sc.episodes and any(ep.is_open for ep in sc.episodes.values()):
-            return True  # an open incident wants to hear about escalation
+        for ep in sc.episodes.values():
+            if ep.resolved_at is None:
+                return True  # an open incident wants to hear about escalation
         need = sc.need
         if need is None:
-            need = sc.need = min(fl - n for fl, n in zip(p.floors, sc.closed, strict=True))
+            for fl, n in zip(p.floors, sc.closed, strict=True):
+                if need is None or fl - n < need:
+                    need = fl - n
+            sc.need = need
         i = c % RING
         x = sc.neg[i]
         f = -1.0
-        if x >= need:
+        if x >= need:  # type: ignore[operator]
             # a floor is passed at the start of the minute; the expected count grows as the minute runs
             f = _fraction(t, c)
-            ratio, mu = self.settings.min_ratio, p.est.mean
+            ratio, mu = self._min_ratio, p.est.mean
             for closed, floor, base in zip(sc.closed, p.floors, p.base, strict=True):
                 n = closed + x
                 if n >= floor and n >= ratio * (base + mu * f):
@@ -753,10 +820,9 @@ class NegativitySpikeDetector:
 
     def _prep(self, sc: _Scope, m: int) -> _Prep:
         """Per-minute expectations and thresholds of the scope at its current minute ``m``."""
-        s = self.settings
         est = self._expect(sc, m)
         mu, mu_prev = est.mean, sc.mu_prev
-        min_authors, ratio = s.min_authors, s.min_ratio
+        min_authors, ratio = self._min_authors, self._min_ratio
         if m - sc.first >= RING:
             spans = self._span_table[m - sc.hour_start]
         else:
@@ -768,11 +834,14 @@ class NegativitySpikeDetector:
             base.append(low)
             fl = math.ceil(ratio * low - 1e-9)
             floors.append(fl if fl > min_authors else min_authors)
-        upper = est.upper(s.cusum_z)
-        need_new = min(
-            max(0, math.ceil((h - arm[0]) / lr - 1e-9))
-            for arm, (_, lr, _d, h, _cap) in zip(sc.cusum, self._arms, strict=True)
-        )
+        upper = est.upper(self._cusum_z)
+        need_new = 0
+        for ai, (arm, (_, lr, _d, h, _cap)) in enumerate(zip(sc.cusum, self._arms, strict=True)):
+            v = math.ceil((h - arm[0]) / lr - 1e-9)
+            if v < 0:
+                v = 0
+            if ai == 0 or v < need_new:
+                need_new = v
         p = sc.prep = _Prep(m, est, upper, spans, base, floors, need_new)
         sc.need = None
         return p
@@ -833,11 +902,13 @@ class NegativitySpikeDetector:
             exp = base + mu * f
             if n < s.min_ratio * exp:
                 continue
-            lp = nb_logsf(n, exp, shape)
-            if lp > self._log_p:
-                continue
+            # every condition must hold and none has side effects: the cheap one (a log pmf) goes first,
+            # and the tail is summed only as far as deciding needs (exactly, where it may be reported)
             chance = log_week + nb_logpmf(n - 1, exp, shape)
-            if chance > self._log_chance or (best is not None and lp >= best[0]):
+            if chance > self._log_chance:
+                continue
+            lp = nb_logsf(n, exp, shape, stop_above=self._log_p)
+            if lp > self._log_p or (best is not None and lp >= best[0]):
                 continue
             if self._windows[wi] > self._recent and not self._still_running(sc, c, f, mu):
                 continue
@@ -926,7 +997,7 @@ class NegativitySpikeDetector:
         # the authors who did not complain must have risen significantly on their own (not merely by
         # counting the complainants twice); not necessarily 2x, since a CUSUM's run may include calm minutes
         others, exp_others = total - neg_n, exp_all - exp_neg
-        if others <= 0 or exp_others <= 0.0 or nb_logsf(others, exp_others, all_est.shape) > self._log_p:
+        if others <= 0 or exp_others <= 0.0 or nb_logsf(others, exp_others, all_est.shape, self._log_p) > self._log_p:
             return
         base_share = prep.est.mean / all_est.mean
         if neg_n / total <= s.share_ratio * base_share:
@@ -1111,13 +1182,40 @@ class NegativitySpikeDetector:
     # -- state --
 
     def dump_state(self, state: NegativitySpikeState) -> dict[str, Any]:
+        """Compact and exact. Minutes are stored as offsets back from the brand's minute ``cur``; scopes are
+        positional lists (see :func:`_dump_scope`); what scopes share is stored once: the examples, and the
+        authors of the hour (a table in the brand's order: the brand's own map is that order, every other
+        map indexes into it). Left out, as nothing can read them again: authors last seen before the hour
+        (they count as new when they return, present or not) and examples older than the hour at the front
+        of a scope's ring (no window reaches them; the ring keeps the newest, so dropping its oldest changes
+        no later pick)."""
+        c = state.cur
+        if c is None or state.brand is None:
+            return {
+                "version": self.STATE_VERSION,
+                "cur": None,
+                "now": state.now.isoformat() if state.now is not None else None,
+                "brand": None,
+                "channels": [],
+                "seen": [[], []],
+                "authors": [],
+                "examples": [],
+            }
+        examples: dict[tuple[Any, ...], int] = {}
+        authors = _Table()
+        # the brand first: its map of all authors defines the table's order
+        brand = _dump_scope(state.brand, c, examples, authors)
+        channels = [[k, _dump_scope(sc, c, examples, authors)] for k, sc in state.channels.items()]
         return {
             "version": self.STATE_VERSION,
-            "cur": state.cur,
+            "cur": c,
             "now": state.now.isoformat() if state.now is not None else None,
-            "brand": _dump_scope(state.brand) if state.brand is not None else None,
-            "channels": [[k, _dump_scope(sc)] for k, sc in state.channels.items()],
-            "seen": [[k, v] for k, v in state.seen.items()],
+            "brand": brand,
+            "channels": channels,
+            # every entry, stale ones too: a mention key still here is a duplicate (the map is pruned in order)
+            "seen": [_join(list(state.seen)), [c - v for v in state.seen.values()]],
+            "authors": _join(authors.keys),
+            "examples": [[c - e[0], e[1], e[2], e[3], e[4], e[5], e[6].isoformat(), e[7], e[8]] for e in examples],
         }
 
     def load_state(self, data: dict[str, Any]) -> NegativitySpikeState:
@@ -1127,62 +1225,90 @@ class NegativitySpikeDetector:
         if version != self.STATE_VERSION:
             raise ValueError(f"negativity_spike state version {version!r}; this build reads {self.STATE_VERSION}")
         try:
-            st = NegativitySpikeState(
-                now=datetime.fromisoformat(data["now"]) if data["now"] is not None else None,
-                brand=self._load_scope(data["brand"], True) if data["brand"] is not None else None,
-                channels={str(k): self._load_scope(v, False) for k, v in data["channels"]},
-                seen=dict(data["seen"]),
-            )
-            if data["cur"] is not None:
-                self._set_clock(st, int(data["cur"]))
+            raw_cur = data["cur"]
+            now = datetime.fromisoformat(data["now"]) if data["now"] is not None else None
+            st = NegativitySpikeState(now=now)
+            if raw_cur is not None:
+                c = int(raw_cur)
+                fromiso = datetime.fromisoformat
+                examples = [
+                    (c - int(e[0]), e[1], e[2], e[3], e[4], e[5], fromiso(e[6]), e[7], e[8]) for e in data["examples"]
+                ]
+                authors = _split(data["authors"])
+                seen_keys, seen_offsets = data["seen"]
+                st.seen = _unrefs(None, seen_offsets, _split(seen_keys), c)
+                if data["brand"] is not None:
+                    st.brand = self._load_scope(data["brand"], True, c, examples, authors)
+                st.channels = {str(k): self._load_scope(v, False, c, examples, authors) for k, v in data["channels"]}
+                self._set_clock(st, c, now.tzinfo if now is not None else None)
+            elif data["brand"] is not None or data["channels"]:
+                raise ValueError("scopes without a clock")
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise ValueError(f"negativity_spike state does not load: {exc!r}") from None
         if (st.cur is None) != (st.brand is None):
             raise ValueError("negativity_spike state: the clock and the brand scope come together")
         return st
 
-    def _load_scope(self, d: dict[str, Any], brand_scope: bool) -> _Scope:
-        ring = [list(map(int, d[k])) for k in ("neg", "new", "ment", "allb")]
-        if any(len(r) != RING for r in ring):
-            raise ValueError("bucket rings of the wrong length")
-        chans = d["chans"]
-        if chans is not None and len(chans) != RING:
-            raise ValueError("channel rings of the wrong length")
+    def _load_scope(
+        self, d: list[Any], brand_scope: bool, c: int, examples: list[tuple[Any, ...]], authors: list[str]
+    ) -> _Scope:
+        if not isinstance(d, list) or len(d) != _SCOPE_FIELDS:
+            raise ValueError(f"a scope is a list of {_SCOPE_FIELDS} fields")
+        (
+            platform, channel, first, cur, slot, hour_start, last_active, tau_at, est_mean, est_var, est_level,
+            est_at, mu_prev, rates, cusum, rings, chans, ex_idx, neg_last, all_last, episodes,
+        ) = d  # fmt: skip
+        if rings and isinstance(rings[0], list):  # dense: the four rings (copied: the caller keeps its data)
+            neg, new, ment, allb = (list(r) for r in rings)
+            if any(len(r) != RING or not _ints(r) for r in (neg, new, ment, allb)):
+                raise ValueError(f"bucket rings must be {RING} integers")
+        else:  # sparse: rows of (minute % 60, neg, new, ment, allb)
+            neg, new, ment, allb = [0] * RING, [0] * RING, [0] * RING, [0] * RING
+            if len(rings) % 5 or not _ints(rings):
+                raise ValueError("bucket rows must be rows of 5 integers")
+            at = rings[0::5]
+            if at and (min(at) < 0 or max(at) >= RING):
+                raise ValueError("bucket index out of range")
+            for i, a, b, m, e in zip(at, rings[1::5], rings[2::5], rings[3::5], rings[4::5], strict=True):
+                neg[i], new[i], ment[i], allb[i] = a, b, m, e
+        per_minute: list[dict[str, int]] | None = None
+        if chans is not None:
+            per_minute = [{} for _ in range(RING)]
+            for i, per in chans:
+                if not isinstance(per, dict):
+                    raise ValueError("channel counts must be mappings")
+                per_minute[i] = dict(per)
+        if ex_idx and (not _ints(ex_idx) or min(ex_idx) < 0 or max(ex_idx) >= len(examples)):
+            raise ValueError("example index out of range")
         sc = _Scope(
-            platform=d["platform"],
-            channel=d["channel"],
-            first=int(d["first"]),
-            cur=int(d["cur"]),
-            slot=int(d["slot"]),
-            hour_start=int(d["hour_start"]),
-            rates=SeasonalRates.from_json(d["rates"]),
-            last_active=int(d["last_active"]),
-            tau_at=int(d["tau_at"]),
-            est=Estimate(float(d["est"][0]), float(d["est"][1]), str(d["est"][2])),
-            est_at=int(d["est_at"]),
-            mu_prev=float(d["mu_prev"]),
-            neg_last=dict(d["neg_last"]),
-            all_last=dict(d["all_last"]),
-            neg=ring[0],
-            new=ring[1],
-            ment=ring[2],
-            allb=ring[3],
-            chans=[dict(per) for per in chans] if chans is not None else None,
-            examples=deque(
-                (
-                    (int(e[0]), e[1], e[2], e[3], e[4], e[5], datetime.fromisoformat(e[6]), e[7], e[8])
-                    for e in d["examples"]
-                ),
-                maxlen=self._ring_size(brand_scope),
-            ),
-            episodes={AlertKind(k): Episode.from_json(v) for k, v in d["episodes"]},
+            platform=platform,
+            channel=channel,
+            first=int(first),
+            cur=int(cur),
+            slot=int(slot),
+            hour_start=int(hour_start),
+            rates=SeasonalRates.from_json(rates),
+            last_active=int(last_active),
+            tau_at=int(tau_at),
+            est=Estimate(float(est_mean), float(est_var), str(est_level)),
+            est_at=int(est_at),
+            mu_prev=float(mu_prev),
+            neg_last=_unrefs(neg_last[0], neg_last[1], authors, c),
+            all_last=_unrefs(all_last[0], all_last[1], authors, c),
+            neg=neg,
+            new=new,
+            ment=ment,
+            allb=allb,
+            chans=per_minute,
+            examples=deque((examples[k] for k in ex_idx), maxlen=self._ring_size(brand_scope)),
+            episodes={AlertKind(k): Episode.from_json(v) for k, v in episodes},
         )
         # the CUSUM arms follow the settings: a dump made with other settings keeps what still matches
-        arms = [[float(a[0]), int(a[1]), int(a[2]), float(a[3])] for a in d["cusum"]][: len(self._arms)]
+        arms = [[float(a[0]), int(a[1]), int(a[2]), float(a[3])] for a in cusum][: len(self._arms)]
         arms += [[0.0, -1, 0, 0.0] for _ in range(len(self._arms) - len(arms))]
         sc.cusum = arms
-        c = sc.cur
-        sc.closed = [_ring_sum(sc.neg, c - w + 1, c - 1) for w in self._windows]
+        k = sc.cur
+        sc.closed = [_ring_sum(sc.neg, k - w + 1, k - 1) for w in self._windows]
         return sc
 
 
@@ -1229,31 +1355,121 @@ def _live(ep: Episode, t: datetime, policy: EpisodePolicy) -> bool:
     return ep.resolved_at is None or t - ep.resolved_at < policy.cooldown
 
 
-def _dump_scope(sc: _Scope) -> dict[str, Any]:
-    return {
-        "platform": sc.platform,
-        "channel": sc.channel,
-        "first": sc.first,
-        "cur": sc.cur,
-        "slot": sc.slot,
-        "hour_start": sc.hour_start,
-        "rates": sc.rates.to_json(),
-        "last_active": sc.last_active,
-        "tau_at": sc.tau_at,
-        "est": [sc.est.mean, sc.est.var, sc.est.level],
-        "est_at": sc.est_at,
-        "mu_prev": sc.mu_prev,
-        "neg_last": [[k, v] for k, v in sc.neg_last.items()],
-        "all_last": [[k, v] for k, v in sc.all_last.items()],
-        "neg": list(sc.neg),
-        "new": list(sc.new),
-        "ment": list(sc.ment),
-        "allb": list(sc.allb),
-        "chans": [[[k, v] for k, v in per.items()] for per in sc.chans] if sc.chans is not None else None,
-        "examples": [[e[0], e[1], e[2], e[3], e[4], e[5], e[6].isoformat(), e[7], e[8]] for e in sc.examples],
-        "cusum": [list(a) for a in sc.cusum],
-        "episodes": [[k.value, ep.to_json()] for k, ep in sc.episodes.items()],
-    }
+#: fields of a dumped scope (see _dump_scope)
+_SCOPE_FIELDS = 21
+#: joins the keys of a dumped map into one string (one JSON string parses far faster than thousands)
+_SEP = " "
+
+
+class _Table:
+    """Dump time only: distinct keys in order of first use, and each key's index."""
+
+    __slots__ = ("keys", "index")
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+        self.index: dict[str, int] = {}
+
+    def refs(self, last: dict[str, int], c: int, horizon: int) -> tuple[list[int], list[int]]:
+        """(table index, c - minute) of the map's entries newer than ``horizon``, adding keys it lacks."""
+        index, keys = self.index, self.keys
+        idx, offsets = [], []
+        for k, v in last.items():
+            if v > horizon:
+                i = index.get(k)
+                if i is None:
+                    i = index[k] = len(keys)
+                    keys.append(k)
+                idx.append(i)
+                offsets.append(c - v)
+        return idx, offsets
+
+
+def _ints(values: list[Any]) -> bool:
+    """Plain integers only (bool is not one), checked at C speed."""
+    return set(map(type, values)) <= {int}
+
+
+def _join(keys: list[str]) -> str | list[str]:
+    """Keys as one string, or as they are when one of them holds the separator (or is empty)."""
+    joined = _SEP.join(keys)
+    return joined if keys and joined.count(_SEP) == len(keys) - 1 and all(keys) else keys
+
+
+def _split(keys: str | list[str]) -> list[str]:
+    if isinstance(keys, str):
+        return keys.split(_SEP)
+    if not isinstance(keys, list):
+        raise ValueError(f"keys must be a string or a list, not {type(keys).__name__}")
+    return keys
+
+
+def _unrefs(idx: list[int] | None, offsets: list[int], keys: list[str], c: int) -> dict[str, int]:
+    """The map back from (table indexes, offsets); ``idx`` None: the table's first entries, in order."""
+    minutes = [c - o for o in offsets]
+    if idx is None:
+        if len(minutes) > len(keys):
+            raise ValueError("more offsets than keys")
+        return dict(zip(keys[: len(minutes)], minutes, strict=True))
+    if len(idx) != len(minutes) or (idx and min(idx) < 0):
+        raise ValueError("bad key indexes")
+    return dict(zip([keys[i] for i in idx], minutes, strict=True))
+
+
+def _dump_scope(sc: _Scope, c: int, examples: dict[tuple[Any, ...], int], authors: _Table) -> list[Any]:
+    """A scope as a positional list (field names would be a third of a small brand's state):
+    platform, channel, first, cur, slot, hour_start, last_active, tau_at, est mean, est variance, est level,
+    est_at, mu_prev, baseline, CUSUM arms, buckets (rows of minute % 60, neg, new, ment, allb for the
+    minutes that hold counts; or the four rings of 60 when most do), per-minute channel counts (brand
+    scope: [[minute % 60, {channel: n}], ...]; None for a channel), example indexes into ``examples``,
+    negative authors and all authors ([author table indexes, c - minute], the last hour's only; the brand's
+    own map of all authors is the table's start, so its indexes are left out), episodes."""
+    rings: list[Any] = []
+    for i, row in enumerate(zip(sc.neg, sc.new, sc.ment, sc.allb, strict=True)):
+        if row[0] or row[1] or row[2] or row[3]:
+            rings += (i, *row)
+    if len(rings) > 2 * RING:  # most minutes hold counts (a busy scope): four plain rings are shorter
+        rings = [list(sc.neg), list(sc.new), list(sc.ment), list(sc.allb)]
+    chans = [[i, dict(per)] for i, per in enumerate(sc.chans) if per] if sc.chans is not None else None
+    lo = sc.cur - RING + 1
+    ex_idx = []
+    skipping = True
+    for e in sc.examples:
+        if skipping and e[0] < lo:
+            continue
+        skipping = False
+        k = examples.get(e)
+        if k is None:
+            k = examples[e] = len(examples)
+        ex_idx.append(k)
+    horizon = c - RING
+    first_map = not authors.keys
+    all_idx, all_offsets = authors.refs(sc.all_last, c, horizon)
+    neg_last = list(authors.refs(sc.neg_last, c, horizon))
+    return [
+        sc.platform,
+        sc.channel,
+        sc.first,
+        sc.cur,
+        sc.slot,
+        sc.hour_start,
+        sc.last_active,
+        sc.tau_at,
+        sc.est.mean,
+        sc.est.var,
+        sc.est.level,
+        sc.est_at,
+        sc.mu_prev,
+        sc.rates.to_json(),
+        [list(a) for a in sc.cusum],
+        rings,
+        chans,
+        ex_idx,
+        neg_last,
+        # the first map dumped gave every entry a new index, in order: 0, 1, 2, ...
+        [None if first_map else all_idx, all_offsets],
+        [[k.value, ep.to_json()] for k, ep in sc.episodes.items()],
+    ]
 
 
 def _p_text(log_p: float) -> str:

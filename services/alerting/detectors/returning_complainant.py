@@ -36,17 +36,38 @@ The evidence names both the removed mention (role ``removed``) and the returned 
 (role ``returned``), with links. At most ``max_incidents`` are open at once.
 
 Only negative events of a brand that has removed complaints within the horizon pay for
-a signature and one vectorised comparison (about a tenth of a millisecond); every other
-event is a dict lookup or two.
+a signature and one vectorised comparison (a few tens of microseconds), and a text too short
+to compare stops before its signature is computed; every other event is a dict lookup or two.
+The exact shingle sets of the watched removed complaints are kept (in memory only) so that
+confirming a candidate does not normalise and hash its text again; while a brand has only a
+few watched complaints, a new text is compared with those sets first, and the signature is
+computed only when one of them passes the thresholds (the index could not report anything else).
 
 Out of order: a removal that arrives before its complaint's ``created`` waits
 ``pending_hours`` for it. A return must be dated after the removal it repeats: a copy
 posted before the removal is a double post, not a comeback.
+
+Expiry reads when an entry was remembered only to the housekeeping pass (every ``_SWEEP_S``):
+entries carry the whole-second time of the last pass, so remembering one needs no clock
+conversion, and a TTL ends within a pass of its nominal length (expiry only ever ran at a pass).
+
+Snapshot: the list of open incidents stays readable; everything else (complaint texts, clusters
+with their evidence, brand posts, waiting removals) goes in columns and positional rows into one
+zlib-compressed UTF-8 JSON document in base64. A watched complaint's text is stored once (the
+cluster refers to the remembered text when they are the same), and the MinHash signatures are
+not stored at all: they are recomputed from those texts on load, in the order they were indexed,
+which rebuilds the very same index (about 40 microseconds per watched complaint). ``load_state``
+keeps the document as it came and decodes it, index included, when the brand is next touched
+(:meth:`ReturningComplainantDetector.materialise`), so restoring many brands only parses their
+snapshots and a quiet brand never pays for its index.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import math
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -56,6 +77,7 @@ from pydantic import Field
 
 from services.alerting.incidents import Episode, EpisodePolicy, calm, resolve_now, to_alert, trigger
 from services.alerting.similarity import (
+    SHINGLE,
     LshIndex,
     MinHasher,
     Signature,
@@ -92,12 +114,18 @@ _BRAND = Actor.BRAND
 _TEXT_KEEP = 600
 #: characters of a new mention that are hashed: bounds the cost of one very long post
 _HASH_KEEP = 2_000
+#: characters of a removed or returned mention kept for the evidence: a notification snippet, the
+#: same 500 as every other alert's evidence (incidents.mention_evidence)
+_SNIPPET = 500
 #: removed and returned mentions kept per incident for the evidence (counts go on)
 _EVIDENCE_KEEP = 10
 #: returning accounts and returned ids remembered per incident (dedupe); beyond, counts saturate
 _ACCOUNTS_KEEP = 1_000
 #: event-time seconds between housekeeping passes (expiry, quiet resolution)
 _SWEEP_S = 60.0
+_SWEEP = timedelta(seconds=_SWEEP_S)
+#: before any event: the first one runs a housekeeping pass
+_NEVER = datetime.min.replace(tzinfo=_UTC)
 #: LSH layout over the 128-value signature: 64 bands of 2 make a pair with J=0.2 a
 #: candidate with probability 0.93, so matching is decided by the verification below,
 #: not lost in the banding (a containment match can have a low Jaccard)
@@ -109,6 +137,9 @@ _BANDS, _ROWS = 64, 2
 _J_SLACK, _C_SLACK = 0.15, 0.3
 
 _HASHER = MinHasher(num_perm=_BANDS * _ROWS)
+#: watched complaints up to which a new text is first compared exactly with each (~2 us a set
+#: comparison) and the MinHash is only computed if one of them could match
+_EXACT_FIRST = 32
 
 
 class ReturningComplainantSettings(DetectorSettings):
@@ -130,9 +161,11 @@ class ReturningComplainantSettings(DetectorSettings):
     min_shingles: int = Field(default=12, ge=1)
     #: hours a complaint's text is remembered before a removal that may never come
     memory_hours: float = Field(default=14 * 24.0, gt=0)
-    #: complaint texts remembered per brand (oldest go first), ~0.3 KB each
+    #: complaint texts remembered per brand (oldest go first); the busiest simulated brand fills it in
+    #: ~6 hours; ~60 bytes each in a snapshot (compressed; more for real, less repetitive text)
     max_texts: int = Field(default=2_000, ge=1)
-    #: removed complaints watched per brand (the LSH index capacity), ~1.5 KB each with evidence
+    #: removed complaints watched per brand (the LSH index capacity); a text and a little evidence
+    #: each in a snapshot (signatures are recomputed on load, ~40 us each)
     max_removed: int = Field(default=300, ge=1)
     #: hours without a new return after which the incident resolves
     quiet_hours: float = Field(default=24.0, gt=0)
@@ -161,27 +194,8 @@ class _Text:
     text: str
     negative: float
     at: float
-    #: brand watermark when remembered: monotone, so the dict is in expiry order
-    kept: float
-
-    def to_json(self) -> list[Any]:
-        return [
-            self.mention_id,
-            self.platform,
-            self.channel,
-            self.author_id,
-            self.url,
-            self.text,
-            self.negative,
-            self.at,
-            self.kept,
-        ]
-
-    @classmethod
-    def from_json(cls, row: list[Any]) -> _Text:
-        if not isinstance(row, list) or len(row) != 9:
-            raise ValueError(f"bad text record {row!r}")
-        return cls(*row)
+    #: the housekeeping pass it was remembered after (whole seconds): monotone, so the dict is in expiry order
+    kept: int
 
 
 @dataclass(slots=True)
@@ -226,7 +240,7 @@ class _Seen:
             url=self.url,
             author_id=self.author_id,
             occurred_at=datetime.fromtimestamp(self.at, _UTC),
-            text=self.text[:500],
+            text=self.text[:_SNIPPET],
             negative=min(1.0, max(0.0, self.negative)),
             role=role,
         )
@@ -255,37 +269,31 @@ class _Cluster:
     best: float = 0.0
     episode: Episode | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "live": [[k, t, text] for k, (t, text) in self.live.items()],
-            "removed": [s.to_json() for s in self.removed],
-            "removed_count": self.removed_count,
-            "returns": [s.to_json() for s in self.returns],
-            "returns_count": self.returns_count,
-            "return_ids": list(self.return_ids),
-            "accounts": list(self.accounts),
-            "removed_again": self.removed_again,
-            "last_return": self.last_return,
-            "best": self.best,
-            "episode": self.episode.to_json() if self.episode else None,
-        }
+    def to_json(self, texts: dict[str, _Text]) -> list[Any]:
+        # a watched complaint's text is usually the remembered one: stored once (None here)
+        live = [[k, t, None if k in texts and texts[k].text == text else text] for k, (t, text) in self.live.items()]
+        return [self.key, live, [s.to_json() for s in self.removed], self.removed_count,
+                [s.to_json() for s in self.returns], self.returns_count, list(self.return_ids), list(self.accounts),
+                self.removed_again, self.last_return, self.best,
+                self.episode.to_json() if self.episode else None]  # fmt: skip
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> _Cluster:
+    def from_json(cls, row: list[Any], texts: dict[str, _Text]) -> _Cluster:
+        key, live, removed, removed_count, returns, returns_count, return_ids, accounts = row[:8]
+        removed_again, last_return, best, episode = row[8:]
         return cls(
-            key=str(d["key"]),
-            live={str(k): (float(t), str(text)) for k, t, text in d["live"]},
-            removed=[_Seen.from_json(r) for r in d["removed"]],
-            removed_count=int(d["removed_count"]),
-            returns=[_Seen.from_json(r) for r in d["returns"]],
-            returns_count=int(d["returns_count"]),
-            return_ids=dict.fromkeys(map(str, d["return_ids"])),
-            accounts=dict.fromkeys(map(str, d["accounts"])),
-            removed_again=int(d["removed_again"]),
-            last_return=float(d["last_return"]) if d["last_return"] is not None else None,
-            best=float(d["best"]),
-            episode=Episode.from_json(d["episode"]) if d["episode"] else None,
+            key=str(key),
+            live={str(k): (float(t), str(texts[k].text if text is None else text)) for k, t, text in live},
+            removed=[_Seen.from_json(r) for r in removed],
+            removed_count=int(removed_count),
+            returns=[_Seen.from_json(r) for r in returns],
+            returns_count=int(returns_count),
+            return_ids=dict.fromkeys(map(str, return_ids)),
+            accounts=dict.fromkeys(map(str, accounts)),
+            removed_again=int(removed_again),
+            last_return=float(last_return) if last_return is not None else None,
+            best=float(best),
+            episode=Episode.from_json(episode) if episode else None,
         )
 
 
@@ -302,15 +310,74 @@ class ReturningComplainantState:
     clusters: dict[str, _Cluster] = field(default_factory=dict)
     #: keys of the clusters whose incident is open, in the order they (re)opened (max_incidents)
     open: OrderedDict[str, None] = field(default_factory=OrderedDict)
-    #: the brand's own posts and replies -> time kept (memory_hours, max_brand_posts)
-    brand_posts: OrderedDict[str, float] = field(default_factory=OrderedDict)
-    #: removals of complaints not seen yet -> [removal time, time kept] (pending_hours, max_pending)
-    pending: OrderedDict[str, list[float]] = field(default_factory=OrderedDict)
-    next_sweep: float = 0.0
+    #: the brand's own posts and replies -> pass remembered after (memory_hours, max_brand_posts)
+    brand_posts: OrderedDict[str, int] = field(default_factory=OrderedDict)
+    #: removals of complaints not seen yet -> [removal time, pass remembered after] (pending_hours, max_pending)
+    pending: OrderedDict[str, list[Any]] = field(default_factory=OrderedDict)
+    #: exact shingle sets of the watched removed complaints, for confirming a candidate (same keys
+    #: as ``members``); derived, never dumped
+    sets: dict[str, frozenset[int]] = field(default_factory=dict)
+    #: the same shingles as plain substrings, for the quick exact pre-check of a new text (Python's
+    #: own string hashing: nothing here is stored); derived, never dumped
+    grams: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: brand watermark of the next housekeeping pass (a datetime: the hot path compares, never converts)
+    next_sweep: datetime = _NEVER
+    #: time of the last housekeeping pass, whole epoch seconds: what new entries are remembered at
+    tick: int = 0
+    #: the memory as restored, not decoded yet (see :meth:`ReturningComplainantDetector.materialise`)
+    packed: str | None = None
 
 
 def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, _UTC)
+
+
+def _grams(norm: str) -> frozenset[str]:
+    """The distinct character shingles of a normalised text as substrings: the very n-grams that
+    :func:`shingle_hashes` hashes (padded with a space each side), at a tenth of its cost."""
+    if not norm:
+        return frozenset()  # nothing comparable is left (shingle_hashes has nothing either)
+    padded = " " + norm + " "
+    n = min(SHINGLE, len(padded))
+    return frozenset([padded[i : i + n] for i in range(len(padded) - n + 1)])
+
+
+def _pack(obj: Any) -> str:
+    """Bulky JSON-safe data as one string: UTF-8 JSON (text not \\u-escaped), zlib, base64."""
+    raw = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return base64.b64encode(zlib.compress(raw.encode("utf-8", "surrogatepass"), 6)).decode("ascii")
+
+
+def _unpack(blob: str) -> Any:
+    return json.loads(zlib.decompress(base64.b64decode(blob, validate=True)))
+
+
+def _enc_time(ts: float, base_us: int) -> int | float:
+    """An event time as whole microseconds after ``base_us``: short, and exact for any
+    ``datetime.timestamp()`` value before 2106 (whole microseconds / 10**6). Any other float is
+    kept as it is; JSON tells the two apart (int vs float)."""
+    us = round(ts * 1_000_000)
+    return us - base_us if us / 1_000_000 == ts else ts
+
+
+def _dec_time(v: int | float, base_us: int) -> float:
+    return (base_us + v) / 1_000_000 if isinstance(v, int) else float(v)
+
+
+def _deltas(values: list[int]) -> list[int]:
+    out, last = [], 0
+    for v in values:
+        out.append(v - last)
+        last = v
+    return out
+
+
+def _undeltas(deltas: list[int]) -> list[int]:
+    out, last = [], 0
+    for d in deltas:
+        last += int(d)
+        out.append(last)
+    return out
 
 
 def _ago(seconds: float) -> str:
@@ -328,7 +395,7 @@ class ReturningComplainantDetector:
     name: ClassVar[str] = "returning_complainant"
     kinds: ClassVar[tuple[AlertKind, ...]] = (_KIND,)
     Settings: ClassVar[type[DetectorSettings]] = ReturningComplainantSettings
-    STATE_VERSION: ClassVar[int] = 1
+    STATE_VERSION: ClassVar[int] = 2
 
     def __init__(self, settings: ReturningComplainantSettings | None = None) -> None:
         s = settings if settings is not None else ReturningComplainantSettings()
@@ -350,15 +417,39 @@ class ReturningComplainantDetector:
         return ReturningComplainantState(index=LshIndex(_BANDS, _ROWS, self.settings.max_removed))
 
     def dump_state(self, state: ReturningComplainantState) -> dict[str, Any]:
+        memory = state.packed  # restored and untouched since: dumped as it came
+        if memory is None and (state.texts or state.clusters or state.brand_posts or state.pending):
+            memory = _pack(self._memory_doc(state))
         return {
             "v": self.STATE_VERSION,
-            "texts": [t.to_json() for t in state.texts.values()],
-            "index": state.index.to_json(),
-            "clusters": [c.to_json() for c in state.clusters.values()],
+            "memory": memory,
             "open": list(state.open),
-            "brand_posts": [[k, t] for k, t in state.brand_posts.items()],
-            "pending": [[k, *v] for k, v in state.pending.items()],
-            "next_sweep": state.next_sweep,
+            "next_sweep": state.next_sweep.timestamp() if state.next_sweep is not _NEVER else None,
+            "tick": state.tick,
+        }
+
+    @staticmethod
+    def _memory_doc(state: ReturningComplainantState) -> dict[str, Any]:
+        chans: dict[tuple[str, str], int] = {}
+        rows = []
+        for t in state.texts.values():
+            key = (t.platform, t.channel)
+            ci = chans.get(key)
+            if ci is None:
+                ci = chans[key] = len(chans)
+            rows.append([t.mention_id, ci, t.author_id, t.url, t.text, t.negative, _enc_time(t.at, 1_000_000 * t.kept),
+                         t.kept])  # fmt: skip
+        texts = [list(col) for col in zip(*rows, strict=True)] if rows else [[] for _ in range(8)]
+        texts[7] = _deltas(texts[7])
+        pending = list(state.pending.items())
+        return {
+            "channels": [list(k) for k in chans],
+            "texts": texts,
+            "clusters": [c.to_json(state.texts) for c in state.clusters.values()],
+            # the order the watched complaints were indexed in: replayed on load, it rebuilds the same index
+            "index": list(state.index.items),
+            "brand_posts": [list(state.brand_posts), _deltas(list(state.brand_posts.values()))],
+            "pending": [[k for k, _ in pending], [v[0] for _, v in pending], _deltas([v[1] for _, v in pending])],
         }
 
     def load_state(self, data: dict[str, Any]) -> ReturningComplainantState:
@@ -366,30 +457,82 @@ class ReturningComplainantDetector:
             got = data.get("v") if isinstance(data, dict) else type(data).__name__
             raise ValueError(f"returning_complainant state version {got!r}; this build reads {self.STATE_VERSION}")
         try:
-            st = ReturningComplainantState(
-                index=LshIndex.from_json(data["index"], bands=_BANDS, rows=_ROWS, capacity=self.settings.max_removed),
-                next_sweep=float(data["next_sweep"]),
-            )
-            for row in data["texts"]:
-                t = _Text.from_json(row)
-                st.texts[t.mention_id] = t
-            for d in data["clusters"]:
-                c = _Cluster.from_json(d)
-                st.clusters[c.key] = c
-                for mid in c.live:
-                    st.members[mid] = c.key
-            st.open = OrderedDict.fromkeys(str(k) for k in data["open"] if k in st.clusters)
-            st.brand_posts = OrderedDict((str(k), float(t)) for k, t in data["brand_posts"])
-            st.pending = OrderedDict((str(k), [float(a), float(b)]) for k, a, b in data["pending"])
+            st = self.new_state()
+            st.tick = int(data["tick"])
+            if data["next_sweep"] is not None:
+                st.next_sweep = _dt(float(data["next_sweep"]))
+            if data["memory"] is not None and not isinstance(data["memory"], str):
+                raise ValueError("memory is not a packed string")
+            st.open = OrderedDict.fromkeys(map(str, data["open"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"returning_complainant state does not load: {exc}") from None
+        st.packed = data["memory"]
+        if st.packed is None:
+            self._settle_load(st)
+        return st
+
+    def materialise(self, state: ReturningComplainantState) -> ReturningComplainantState:
+        """Decode a restored state's memory now (otherwise the first event or tick does).
+
+        Restoring only parses the snapshot; texts, clusters and the rebuilt MinHash index (the
+        costly part: a signature per watched complaint) come when the brand is next touched, so
+        restoring many brands is quick and a brand that stays quiet never pays for it. Raises
+        ValueError if the memory does not decode (not possible for a snapshot this build wrote).
+        """
+        packed = state.packed
+        if packed is not None:
+            state.packed = None
+            try:
+                self._load_memory(state, _unpack(packed))
+            except (KeyError, TypeError, ValueError, IndexError, zlib.error) as exc:
+                raise ValueError(f"returning_complainant memory does not load: {exc}") from None
+            self._settle_load(state)
+        return state
+
+    def _settle_load(self, st: ReturningComplainantState) -> None:
+        st.open = OrderedDict.fromkeys(k for k in st.open if k in st.clusters)
         # A smaller max_removed since the snapshot evicts the oldest on load; their clusters follow.
         for mid in [k for k in st.members if k not in st.index]:
             self._unwatch(st, mid)
         for mid in [k for k in st.index.items if k not in st.members]:
             st.index.remove(mid)
         self._trim(st)
-        return st
+
+    def _load_memory(self, st: ReturningComplainantState, mem: dict[str, Any]) -> None:
+        chans = [(str(p), str(c)) for p, c in mem["channels"]]
+        cols = mem["texts"]
+        if len(cols) != 8:
+            raise ValueError("bad text columns")
+        cols[7] = _undeltas(cols[7])
+        for mid, ci, author, url, text, neg, at, kept in zip(*cols, strict=True):
+            platform, channel = chans[ci]
+            st.texts[str(mid)] = _Text(
+                str(mid), platform, channel, str(author), url, str(text), float(neg), _dec_time(at, 1_000_000 * kept),
+                kept,
+            )  # fmt: skip
+        for row in mem["clusters"]:
+            c = _Cluster.from_json(row, st.texts)
+            st.clusters[c.key] = c
+            for mid in c.live:
+                st.members[mid] = c.key
+        for mid in mem["index"]:
+            key = st.members.get(mid)
+            if key is None:
+                raise ValueError(f"indexed complaint {mid!r} belongs to no cluster")
+            at, text = st.clusters[key].live[mid]
+            hashed = self._signature(text)
+            if hashed is None:
+                raise ValueError(f"indexed complaint {mid!r} has no signature")
+            sig, shingles, grams = hashed
+            st.sets[mid] = shingles
+            st.grams[mid] = grams
+            for gone in st.index.add(mid, sig, at):
+                st.sets.pop(gone, None)
+                st.grams.pop(gone, None)
+        ids, kept = mem["brand_posts"]
+        st.brand_posts = OrderedDict(zip(map(str, ids), _undeltas(kept), strict=True))
+        ids, ats, kept = mem["pending"]
+        st.pending = OrderedDict((str(k), [float(a), b]) for k, a, b in zip(ids, ats, _undeltas(kept), strict=True))
 
     def _trim(self, state: ReturningComplainantState) -> None:
         s = self.settings
@@ -408,17 +551,19 @@ class ReturningComplainantDetector:
     # --- events --------------------------------------------------------------------------------------------
 
     def observe(self, state: ReturningComplainantState, obs: Observation, brand: BrandView) -> list[Alert]:
-        m = obs.event.mention
-        wm = obs.watermark.timestamp()
+        if state.packed is not None:
+            self.materialise(state)
         alerts: list[Alert] = []
-        if wm >= state.next_sweep:
-            self._sweep(state, wm, brand, alerts)
+        # a datetime comparison, not a clock conversion per event (see _sweep)
+        if obs.watermark >= state.next_sweep:
+            self._sweep(state, obs.watermark, brand, alerts)
+        m = obs.event.mention
         et = m.event_type
         if m.author_is_brand:
             if (et is _CREATED or et is _EDITED) and self.settings.max_brand_posts:
                 posts = state.brand_posts
                 if m.mention_id not in posts:
-                    posts[m.mention_id] = wm
+                    posts[m.mention_id] = state.tick
                     while len(posts) > self.settings.max_brand_posts:
                         posts.popitem(last=False)
             return alerts
@@ -433,21 +578,23 @@ class ReturningComplainantDetector:
             if state.members and mid not in state.members:
                 self._check_return(state, obs, brand, alerts)
             if mid in state.texts or obs.owned or (m.parent_id is not None and m.parent_id in state.brand_posts):
-                self._remember(state, obs, wm, brand, alerts)
+                self._remember(state, obs, brand, alerts)
         elif et is _DELETED or et is _HIDDEN:
             if m.actor is _BRAND or (m.actor is None and obs.owned):
-                self._removal(state, m.mention_id, m.occurred_at.timestamp(), wm, brand, alerts)
+                self._removal(state, m.mention_id, m.occurred_at.timestamp(), brand, alerts)
         elif et is _RESTORED:
             self._restored(state, m.mention_id)
         return alerts
 
     def advance(self, state: ReturningComplainantState, now: datetime, brand: BrandView) -> list[Alert]:
+        if state.packed is not None:
+            self.materialise(state)
         alerts: list[Alert] = []
-        self._sweep(state, now.timestamp(), brand, alerts)
+        self._sweep(state, now, brand, alerts)
         return alerts
 
     def _remember(
-        self, state: ReturningComplainantState, obs: Observation, wm: float, brand: BrandView, alerts: list[Alert]
+        self, state: ReturningComplainantState, obs: Observation, brand: BrandView, alerts: list[Alert]
     ) -> None:
         m = obs.event.mention
         s = obs.event.sentiment
@@ -464,7 +611,7 @@ class ReturningComplainantDetector:
                 m.text[:_TEXT_KEEP],
                 p_neg,
                 m.occurred_at.timestamp(),
-                wm,
+                state.tick,
             )
             texts[m.mention_id] = t
             while len(texts) > self.settings.max_texts:
@@ -474,15 +621,39 @@ class ReturningComplainantDetector:
             t.text, t.negative, t.url = m.text[:_TEXT_KEEP], p_neg, m.url or t.url
         waiting = state.pending.pop(m.mention_id, None)
         if waiting is not None:
-            self._removal(state, m.mention_id, waiting[0], wm, brand, alerts)
+            self._removal(state, m.mention_id, waiting[0], brand, alerts)
 
-    def _signature(self, text: str) -> tuple[Signature, frozenset[int]] | None:
-        """The text's MinHash and its exact shingle set (one normalisation for both), or None if too short."""
-        hashes = shingle_hashes(normalize(text[:_HASH_KEEP]))
-        sig = _HASHER.signature_of_hashes(hashes)
-        if sig is None or sig.size < self.settings.min_shingles:
+    def _signature(self, text: str) -> tuple[Signature, frozenset[int], frozenset[str]] | None:
+        """The text's MinHash, its shingle hash set and its shingles as substrings, or None if too short."""
+        norm = normalize(text[:_HASH_KEEP])
+        grams = _grams(norm)
+        if len(grams) < self.settings.min_shingles:
             return None
-        return sig, frozenset(hashes.tolist())
+        hashes = shingle_hashes(norm)
+        shingles = frozenset(hashes.tolist())
+        sig = _HASHER.signature_of_hashes(hashes, len(shingles))
+        assert sig is not None
+        return sig, shingles, grams
+
+    def _could_match(self, state: ReturningComplainantState, mine: frozenset[str]) -> bool:
+        """Whether any watched removed complaint passes the exact thresholds against ``mine``.
+
+        :meth:`_matches` only reports pairs that pass them (on the 64-bit shingle hashes, which
+        are these substrings unless two of a text's 4-grams collide in 64 bits), so when none does
+        its answer is empty; with a handful of watched complaints these few set comparisons cost
+        a fraction of a signature and an index scan, and most comparisons end here.
+        """
+        s = self.settings
+        for theirs in state.grams.values():
+            j, c = exact_similarity(mine, theirs)
+            if j >= s.similarity or (c >= s.containment and min(len(mine), len(theirs)) >= s.containment_min_shingles):
+                return True
+        return False
+
+    def _worth_matching(self, state: ReturningComplainantState, mine: frozenset[str]) -> bool:
+        # up to _EXACT_FIRST watched complaints, exact comparisons can rule a match out cheaply;
+        # beyond, the MinHash index is the cheaper way to find the few candidates
+        return len(state.sets) > _EXACT_FIRST or self._could_match(state, mine)
 
     def _matches(
         self, state: ReturningComplainantState, sig: Signature, mine: frozenset[int], at: float | None = None
@@ -516,7 +687,9 @@ class ReturningComplainantDetector:
                 best[cluster_key] = (estimate, key, removed_at, removed_text)
         out = []
         for _, key, removed_at, removed_text in best.values():
-            theirs = shingle_set(removed_text)
+            theirs = state.sets.get(key)
+            if theirs is None:  # cannot happen while sets mirrors members; stay correct if it does
+                theirs = state.sets[key] = shingle_set(removed_text)
             j, c = exact_similarity(mine, theirs)
             if j >= s.similarity:
                 out.append((j, key, removed_at))
@@ -525,24 +698,25 @@ class ReturningComplainantDetector:
         return out
 
     def _removal(
-        self, state: ReturningComplainantState, mid: str, at: float, wm: float, brand: BrandView, alerts: list[Alert]
+        self, state: ReturningComplainantState, mid: str, at: float, brand: BrandView, alerts: list[Alert]
     ) -> None:
         if mid in state.members:
             return  # redelivered, or hidden and then deleted: one removal
         t = state.texts.get(mid)
         if t is None:
             if self.settings.max_pending and mid not in state.pending:
-                state.pending[mid] = [at, wm]
+                state.pending[mid] = [at, state.tick]
                 while len(state.pending) > self.settings.max_pending:
                     state.pending.popitem(last=False)
             return
         hashed = self._signature(t.text)
         if hashed is None:
             return
-        sig, mine = hashed
+        sig, mine, grams = hashed
         # the same text removed before (a repost the brand removed too) joins that incident
         cluster = None
-        for _, key, _ in sorted(self._matches(state, sig, mine), key=lambda x: -x[0]):
+        found = self._matches(state, sig, mine) if self._worth_matching(state, grams) else []
+        for _, key, _ in sorted(found, key=lambda x: -x[0]):
             cluster = state.clusters.get(state.members[key])
             if cluster is not None:
                 break
@@ -554,14 +728,20 @@ class ReturningComplainantDetector:
         # watched before indexing, so a capacity eviction from this same cluster cannot drop it
         cluster.live[mid] = (at, t.text)
         state.members[mid] = cluster.key
+        state.sets[mid] = mine
+        state.grams[mid] = grams
         for gone in state.index.add(mid, sig, at):
             self._unwatch(state, gone)
         cluster.removed_count += 1
         if len(cluster.removed) < _EVIDENCE_KEEP:
-            cluster.removed.append(_Seen(mid, t.platform, t.channel, t.author_id, t.url, t.text, t.negative, t.at, at))
+            cluster.removed.append(
+                _Seen(mid, t.platform, t.channel, t.author_id, t.url, t.text[:_SNIPPET], t.negative, t.at, at)
+            )
 
     def _unwatch(self, state: ReturningComplainantState, mid: str) -> None:
         key = state.members.pop(mid, None)
+        state.sets.pop(mid, None)
+        state.grams.pop(mid, None)
         cluster = state.clusters.get(key) if key is not None else None
         if cluster is not None:
             cluster.live.pop(mid, None)
@@ -579,12 +759,19 @@ class ReturningComplainantDetector:
         self, state: ReturningComplainantState, obs: Observation, brand: BrandView, alerts: list[Alert]
     ) -> None:
         m = obs.event.mention
-        hashed = self._signature(m.text)
-        if hashed is None:
+        norm = normalize(m.text[:_HASH_KEEP])
+        grams = _grams(norm)
+        if len(grams) < self.settings.min_shingles:
+            return  # too short to compare: nothing hashed
+        if not self._worth_matching(state, grams):
             return
+        hashes = shingle_hashes(norm)
+        mine = frozenset(hashes.tolist())
+        sig = _HASHER.signature_of_hashes(hashes, len(mine))
+        assert sig is not None
         at = m.occurred_at.timestamp()
         best: tuple[float, str, float] | None = None
-        for match in self._matches(state, *hashed, at):
+        for match in self._matches(state, sig, mine, at):
             if best is None or match[0] > best[0]:
                 best = match
         if best is None:
@@ -608,7 +795,7 @@ class ReturningComplainantDetector:
                 m.channel,
                 m.author_id,
                 m.url,
-                m.text[:500],
+                m.text[:_SNIPPET],
                 s.negative if s is not None else 1.0,
                 at,
                 score,
@@ -645,8 +832,12 @@ class ReturningComplainantDetector:
 
     # --- housekeeping --------------------------------------------------------------------------------------
 
-    def _sweep(self, state: ReturningComplainantState, now: float, brand: BrandView, alerts: list[Alert]) -> None:
-        state.next_sweep = now + _SWEEP_S
+    def _sweep(self, state: ReturningComplainantState, now_dt: datetime, brand: BrandView, alerts: list[Alert]) -> None:
+        # dated from the brand's own watermark, so it shares its tzinfo and the per-event comparison
+        # stays on datetime's fast path; entries remembered until the next pass carry this pass's time
+        state.next_sweep = now_dt + _SWEEP
+        now = now_dt.timestamp()
+        state.tick = int(now)
         for store, horizon in ((state.texts, now - self._memory), (state.brand_posts, now - self._memory)):
             while store:
                 k, v = next(iter(store.items()))

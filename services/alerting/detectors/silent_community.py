@@ -18,12 +18,25 @@ resolution says so). Listed channels are watched for as long as they are listed.
 
 Each channel has at most one timer in a small heap; a brand post only moves the channel's clock,
 and a timer that comes up early is pushed back to the channel's real due time, so a brand post
-costs O(1) and a timer O(log channels).
+costs O(1) and a timer O(log channels). The earliest timer is also kept as a datetime, so an
+event is checked against it by a comparison, without turning its watermark into a number.
+
+Redelivered user mentions are recognised by a 48-bit hash of their event id (the first 12 hex
+digits of RepWatch's own hex event ids, a blake2b digest of any other id): a collision costs at
+most one mention in a count. The snapshot packs those hashes as bytes (8 base64 characters
+each instead of a 34-character string), and the authors, last brand posts and example
+mentions as zlib-compressed UTF-8 JSON; channels, timers and episodes stay readable.
+``load_state`` restores channels and timers and decodes the rest when the brand is next touched
+(:meth:`SilentCommunityDetector.materialise`), so restoring many brands only parses their snapshots.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import heapq
+import json
+import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -51,8 +64,11 @@ _DAY = 86400.0
 
 #: text kept per example mention; the notification shows a snippet
 _TEXT_KEEP = 200
-#: event ids remembered per brand against redelivery of user mentions (counted, so must not double)
+#: event ids remembered per brand against redelivery of user mentions (counted, so must not double);
+#: a redelivery repeats a batch, and a brand's share of a batch is at most a few thousand records
 _RECENT_IDS = 2048
+#: bytes of an event id's hash (48 bits: a false "seen" among 4096 ids has odds of ~1e-11)
+_HASH_BYTES = 6
 
 # what a channel's timer does when it comes up
 _FIRE = "fire"
@@ -112,16 +128,41 @@ class SilentCommunityState:
     channels: dict[str, _Channel] = field(default_factory=dict)
     #: (due, channel key); at most one entry per channel (``_Channel.queued``)
     heap: list[tuple[float, str]] = field(default_factory=list)
-    #: event ids of recent user mentions, oldest first (dedupe; between _RECENT_IDS and twice that)
-    recent: dict[str, None] = field(default_factory=dict)
+    #: 48-bit hashes of the event ids of recent user mentions, oldest first (dedupe; between
+    #: _RECENT_IDS and twice that)
+    recent: dict[int, None] = field(default_factory=dict)
     #: channels not watched because max_channels was reached
     untracked: int = 0
     #: the brand config whose listed channels were last merged in; transient (an identity check per event)
     synced: BrandConfig | None = None
+    #: the heap's earliest time as a datetime (None: empty heap); derived, never dumped
+    due: datetime | None = None
+    #: (packed mentions, packed recent ids) as restored, not decoded yet (see SilentCommunityDetector.materialise)
+    packed: tuple[str | None, str] | None = None
 
 
 def _key(platform: str, channel: str) -> str:
     return f"{platform}\x1f{channel}"
+
+
+def _id_hash(event_id: str) -> int:
+    """A stable 48-bit hash of an event id (never Python's salted hash(): it is stored)."""
+    if len(event_id) >= 2 * _HASH_BYTES:
+        try:
+            return int(event_id[: 2 * _HASH_BYTES], 16)  # RepWatch's ids are hex digests already
+        except ValueError:
+            pass
+    return int.from_bytes(hashlib.blake2b(event_id.encode("utf-8", "surrogatepass"), digest_size=_HASH_BYTES).digest())
+
+
+def _pack(obj: Any) -> str:
+    """Bulky JSON-safe data as one string: UTF-8 JSON (text not \\u-escaped), zlib, base64."""
+    raw = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return base64.b64encode(zlib.compress(raw.encode("utf-8", "surrogatepass"), 6)).decode("ascii")
+
+
+def _unpack(blob: str) -> Any:
+    return json.loads(zlib.decompress(base64.b64decode(blob, validate=True)))
 
 
 def _dt(ts: float) -> datetime:
@@ -141,7 +182,7 @@ class SilentCommunityDetector:
     name: ClassVar[str] = "silent_community"
     kinds: ClassVar[tuple[AlertKind, ...]] = (AlertKind.SILENT_COMMUNITY,)
     Settings: ClassVar[type[DetectorSettings]] = SilentCommunitySettings
-    STATE_VERSION: ClassVar[int] = 1
+    STATE_VERSION: ClassVar[int] = 2
 
     def __init__(self, settings: SilentCommunitySettings | None = None) -> None:
         self.settings = s = settings or SilentCommunitySettings()
@@ -158,31 +199,39 @@ class SilentCommunityDetector:
         return SilentCommunityState()
 
     def observe(self, state: SilentCommunityState, obs: Observation, brand: BrandView) -> list[Alert]:
-        now = obs.watermark.timestamp()
+        if state.packed is not None:
+            self.materialise(state)
+        w = obs.watermark
         if state.synced is not brand.config:
-            self._sync(state, brand.config, now)
+            self._sync(state, brand.config, w.timestamp())
         out: list[Alert] = []
-        if state.heap and state.heap[0][0] <= now:
-            self._tick(state, now, brand.name, out)
+        # the earliest timer as a datetime: most events pass with one comparison and no clock conversion
+        due = state.due
+        if due is not None and due <= w:
+            self._tick(state, w.timestamp(), brand.name, out)
         m = obs.event.mention
         # only new posts count: an edit or a deletion is not the brand speaking to the community
         if m.event_type is _CREATED:
             if m.author_is_brand:
-                self._on_brand_post(state, obs, now, brand.name, out)
+                self._on_brand_post(state, obs, brand.name, out)
             elif state.channels:
-                ch = state.channels.get(_key(m.platform.value, m.channel))
+                # Platform is a StrEnum: concatenated, it is its value
+                ch = state.channels.get(m.platform + "\x1f" + m.channel)
                 if ch is not None:
                     self._on_user_mention(state, ch, obs)
-        if state.heap and state.heap[0][0] <= now:  # a very late brand post can leave a channel already due
-            self._tick(state, now, brand.name, out)
+        due = state.due
+        if due is not None and due <= w:  # a very late brand post can leave a channel already due
+            self._tick(state, w.timestamp(), brand.name, out)
         return out
 
     def advance(self, state: SilentCommunityState, now: datetime, brand: BrandView) -> list[Alert]:
+        if state.packed is not None:
+            self.materialise(state)
         t = now.timestamp()
         if state.synced is not brand.config:
             self._sync(state, brand.config, t)
         out: list[Alert] = []
-        if state.heap and state.heap[0][0] <= t:
+        if state.due is not None and state.due <= now:
             self._tick(state, t, brand.name, out)
         return out
 
@@ -207,9 +256,9 @@ class SilentCommunityDetector:
                     ch.listed = True
         state.synced = config
 
-    def _on_brand_post(self, state: SilentCommunityState, obs: Observation, now: float, brand: str, out):
+    def _on_brand_post(self, state: SilentCommunityState, obs: Observation, brand: str, out):
         m = obs.event.mention
-        ck = _key(m.platform.value, m.channel)
+        ck = m.platform + "\x1f" + m.channel
         t = m.occurred_at.timestamp()
         ch = state.channels.get(ck)
         if ch is None:
@@ -217,17 +266,18 @@ class SilentCommunityDetector:
                 state.untracked += 1
                 return
             ch = state.channels[ck] = self._channel(m.platform.value, m.channel, False, t)
-        post = (m.mention_id, m.author_id, m.url, m.text[:_TEXT_KEEP], None, t)
         if ch.last_post is None or t >= ch.last_post[5]:
-            ch.last_post = post
+            ch.last_post = (m.mention_id, m.author_id, m.url, m.text[:_TEXT_KEEP], None, t)
         # a post older than the clock (late, or from before watching began) says nothing about the silence since
         if t > ch.since:
             ep = ch.episode
             open_ = ep is not None and ep.is_open
             # a post so late that the channel has been silent for silent_days since it does not end the incident
-            if open_ and t + self._silent > now:
-                out.append(self._alert(ch, resolve_now(ep, now=_dt(now)), now))
-                open_ = False
+            if open_:
+                now = obs.watermark.timestamp()
+                if t + self._silent > now:
+                    out.append(self._alert(ch, resolve_now(ep, now=_dt(now)), now))
+                    open_ = False
             ch.since = t
             if not open_:
                 ch.mentions = 0
@@ -242,9 +292,10 @@ class SilentCommunityDetector:
         if at < ch.since:
             return  # late: written before the brand's last post, not during the silence
         recent = state.recent
-        if m.event_id in recent:
+        h = _id_hash(m.event_id)
+        if h in recent:
             return
-        recent[m.event_id] = None
+        recent[h] = None
         if len(recent) > 2 * _RECENT_IDS:
             # evicting in bulk keeps a dict a cheap FIFO (one-by-one front deletes make next(iter()) crawl)
             state.recent = dict.fromkeys(list(recent)[-_RECENT_IDS:])
@@ -260,6 +311,12 @@ class SilentCommunityDetector:
     def _queue(self, state: SilentCommunityState, ck: str, ch: _Channel, due: float) -> None:
         ch.queued = due
         heapq.heappush(state.heap, (due, ck))
+        if state.heap[0][0] == due:
+            state.due = _dt(due)
+
+    @staticmethod
+    def _retop(state: SilentCommunityState) -> None:
+        state.due = _dt(state.heap[0][0]) if state.heap else None
 
     def _next(self, ch: _Channel) -> tuple[float, str] | None:
         """The channel's real next timer: when and what."""
@@ -326,6 +383,7 @@ class SilentCommunityDetector:
             nxt = self._next(ch)
             if nxt is not None:
                 self._queue(state, ck, ch, nxt[0])
+        self._retop(state)
 
     # --- alerts -------------------------------------------------------------------------------------------------
 
@@ -398,26 +456,45 @@ class SilentCommunityDetector:
     # --- state --------------------------------------------------------------------------------------------------
 
     def dump_state(self, state: SilentCommunityState) -> dict[str, Any]:
+        channels = list(state.channels.items())
+        if state.packed is not None:  # restored and untouched since: dumped as it came
+            mentions, recent = state.packed
+        else:
+            mentions = (
+                _pack(
+                    [
+                        [
+                            sorted(ch.authors),
+                            list(ch.last_post) if ch.last_post is not None else None,
+                            [list(e) for e in ch.examples],
+                        ]
+                        for _, ch in channels
+                    ]  # fmt: skip
+                )
+                if channels
+                else None
+            )
+            recent = base64.b64encode(b"".join(h.to_bytes(_HASH_BYTES, "big") for h in state.recent)).decode("ascii")
         return {
             "version": self.STATE_VERSION,
             "channels": [
-                {
-                    "key": ck,
-                    "platform": ch.platform,
-                    "channel": ch.channel,
-                    "listed": ch.listed,
-                    "since": ch.since,
-                    "last_post": list(ch.last_post) if ch.last_post is not None else None,
-                    "mentions": ch.mentions,
-                    "authors": sorted(ch.authors),
-                    "examples": [list(e) for e in ch.examples],
-                    "episode": ch.episode.to_json() if ch.episode is not None else None,
-                    "escalated": ch.escalated,
-                    "queued": ch.queued,
-                }
-                for ck, ch in state.channels.items()
+                [
+                    ck,
+                    ch.platform,
+                    ch.channel,
+                    ch.listed,
+                    ch.since,
+                    ch.mentions,
+                    ch.episode.to_json() if ch.episode is not None else None,
+                    ch.escalated,
+                    ch.queued,
+                ]  # fmt: skip
+                for ck, ch in channels
             ],
-            "recent": list(state.recent),
+            # per channel: the distinct authors of its silence (up to max_authors), the brand's last post and
+            # the example mentions (text snippets): bulky, so compressed
+            "mentions": mentions,
+            "recent": recent,
             "untracked": state.untracked,
         }
 
@@ -427,22 +504,54 @@ class SilentCommunityDetector:
             raise ValueError(f"silent_community state version {got!r}; this build reads {self.STATE_VERSION}")
         try:
             state = SilentCommunityState()
-            for d in data["channels"]:
-                ch = self._channel(str(d["platform"]), str(d["channel"]), bool(d["listed"]), float(d["since"]))
-                ch.last_post = _example_from_json(d["last_post"]) if d["last_post"] is not None else None
-                ch.mentions = int(d["mentions"])
-                ch.authors = {str(a) for a in d["authors"]}
-                ch.examples = deque((_example_from_json(e) for e in d["examples"]), maxlen=self.settings.examples)
-                ch.episode = Episode.from_json(d["episode"]) if d["episode"] is not None else None
-                ch.escalated = bool(d["escalated"])
-                ch.queued = float(d["queued"]) if d["queued"] is not None else None
-                ck = str(d["key"])
-                state.channels[ck] = ch
+            rows = data["channels"]
+            mentions, recent = data["mentions"], data["recent"]
+            if (mentions is not None and not isinstance(mentions, str)) or not isinstance(recent, str):
+                raise ValueError("mentions and recent ids must be packed strings")
+            if rows and mentions is None:
+                raise ValueError("channels without their mentions")
+            for row in rows:
+                ck, platform, channel, listed, since, mentions_n, episode, escalated, queued = row
+                ch = self._channel(str(platform), str(channel), bool(listed), float(since))
+                ch.mentions = int(mentions_n)
+                ch.episode = Episode.from_json(episode) if episode is not None else None
+                ch.escalated = bool(escalated)
+                ch.queued = float(queued) if queued is not None else None
+                state.channels[str(ck)] = ch
                 if ch.queued is not None:
-                    state.heap.append((ch.queued, ck))
+                    state.heap.append((ch.queued, str(ck)))
             heapq.heapify(state.heap)
-            state.recent = dict.fromkeys(str(k) for k in data["recent"])
+            self._retop(state)
+            state.packed = (mentions, recent)
             state.untracked = int(data["untracked"])
         except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"silent_community state is malformed: {exc!r}") from None
+        return state
+
+    def materialise(self, state: SilentCommunityState) -> SilentCommunityState:
+        """Decode a restored state's authors, example mentions and recent ids now (otherwise the
+        first event or tick does). Restoring only parses the snapshot (channels and their timers);
+        the rest is decoded when the brand is next touched, so restoring many brands is quick.
+        Raises ValueError if it does not decode (not possible for a snapshot this build wrote)."""
+        packed = state.packed
+        if packed is None:
+            return state
+        state.packed = None
+        mentions, recent = packed
+        try:
+            rows = _unpack(mentions) if mentions is not None else []
+            if len(rows) != len(state.channels):
+                raise ValueError("mentions do not match the channels")
+            for ch, (names, last_post, examples) in zip(state.channels.values(), rows, strict=True):
+                ch.authors = {str(a) for a in names}
+                ch.last_post = _example_from_json(last_post) if last_post is not None else None
+                ch.examples = deque((_example_from_json(e) for e in examples), maxlen=self.settings.examples)
+            raw = base64.b64decode(recent, validate=True)
+            if len(raw) % _HASH_BYTES:
+                raise ValueError("recent ids are not whole hashes")
+            state.recent = dict.fromkeys(
+                int.from_bytes(raw[i : i + _HASH_BYTES], "big") for i in range(0, len(raw), _HASH_BYTES)
+            )
+        except (KeyError, TypeError, ValueError, zlib.error) as exc:
             raise ValueError(f"silent_community state is malformed: {exc!r}") from None
         return state

@@ -27,11 +27,26 @@ as long, so a redelivered ``created`` cannot make them wait again.
 
 Reply times (complaint -> first brand answer, in seconds) are collected for a histogram metric;
 they are transient (not part of the dumped state) and drained by :meth:`take_measurements`.
+
+The memories of answered and removed complaints are stamped with the brand's clock to the whole
+second (they are only ever expired by it), and an expiry pass is skipped outright until the
+oldest stamp at the front of a memory can be stale, so the hot path does not touch them.
+
+Snapshot: channels with their episode and counters stay readable; the bulky parts (waiting and
+settled complaints, the three memories) go as columns into one zlib-compressed UTF-8 JSON
+document in base64, channels as indexes into a table, times as exact microsecond deltas.
+``load_state`` restores the channels and their incidents (what the active gauge needs) and keeps
+the document as it came, decoding it when the brand is next touched
+(:meth:`UnansweredComplaintDetector.materialise`), so restoring many brands only parses their snapshots.
 """
 
 from __future__ import annotations
 
+import base64
 import heapq
+import json
+import math
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -157,8 +172,10 @@ class UnansweredComplaintSettings(DetectorSettings):
     #: hours brand replies (for complaints that arrive after their answer) and answered/removed complaint
     #: ids (against redelivery) are remembered
     memory_hours: float = Field(default=24.0, gt=0)
-    #: entries in each of those memories per brand (oldest dropped first)
-    max_memory: int = Field(default=5000, ge=1)
+    #: entries in each of those memories per brand (oldest dropped first). Out-of-order replies and
+    #: redeliveries are minutes apart; 2000 covers ~2 hours of the busiest simulated brand's owned channels
+    #: (~10 bytes each in a snapshot)
+    max_memory: int = Field(default=2000, ge=1)
     #: overdue complaints listed in an alert's evidence (the schema allows 20)
     evidence_mentions: int = Field(default=20, ge=1, le=20)
     #: re-notify when the number overdue has grown by this factor since the last notification
@@ -197,15 +214,6 @@ class _Pending:
     due: float
     #: stage of that entry (_SLA, _FAILURE or _EXPIRE); >= _FAILURE means overdue
     stage: int
-
-    def to_json(self) -> list[Any]:
-        return [self.mention_id, self.parent_id, self.author_id, self.url, self.text, self.negative, self.at,
-                self.due, self.stage]  # fmt: skip
-
-    @classmethod
-    def from_json(cls, d: list[Any]) -> _Pending:
-        mid, parent, author, url, text, neg, at, due, stage = d
-        return cls(str(mid), parent, str(author), url, str(text), neg, float(at), float(due), int(stage))
 
 
 @dataclass(slots=True, eq=False)
@@ -246,12 +254,16 @@ class UnansweredComplaintState:
     heap: list[tuple[float, str, str, int]] = field(default_factory=list)
     #: the latest time ticked to: deadlines of late complaints are never set before it
     clock: float = float("-inf")
-    #: "channel key \x1f parent_id" -> latest brand reply time there (bounded: memory_hours, max_memory)
-    replied: OrderedDict[str, float] = field(default_factory=OrderedDict)
-    #: "channel key \x1f mention_id" -> when it was answered (bounded: memory_hours, max_memory)
-    closed: OrderedDict[str, float] = field(default_factory=OrderedDict)
-    #: "channel key \x1f mention_id" -> (removed at, the complaint) so a restore puts it back (same bounds)
-    removed: OrderedDict[str, tuple[float, _Pending]] = field(default_factory=OrderedDict)
+    #: (channel key, parent_id) -> latest brand reply time there (bounded: memory_hours, max_memory)
+    replied: OrderedDict[tuple[str, str], float] = field(default_factory=OrderedDict)
+    #: (channel key, mention_id) -> when it was answered, whole seconds (bounded: memory_hours, max_memory)
+    closed: OrderedDict[tuple[str, str], int] = field(default_factory=OrderedDict)
+    #: (channel key, mention_id) -> (removed at, whole seconds; the complaint) so a restore puts it back (same bounds)
+    removed: OrderedDict[tuple[str, str], tuple[int, _Pending]] = field(default_factory=OrderedDict)
+    #: no memory entry can be stale before this time (the oldest front stamp + memory_hours); derived, never dumped
+    expire_at: float = float("-inf")
+    #: waiting complaints and memories as restored, not decoded yet (see UnansweredComplaintDetector.materialise)
+    packed: str | None = None
     #: complaints not tracked because the brand already had max_channels channels with waiting complaints
     untracked: int = 0
     #: reply latencies in seconds since the last drain; transient, never dumped (bounded: _MEASURE_CAP)
@@ -260,8 +272,11 @@ class UnansweredComplaintState:
     next_compact: int = 256
 
 
+_SEP = "\x1f"
+
+
 def _key(platform: str, channel: str) -> str:
-    return f"{platform}\x1f{channel}"
+    return f"{platform}{_SEP}{channel}"
 
 
 def _dt(ts: float) -> datetime:
@@ -297,15 +312,69 @@ def _float_stamp(v: float) -> float:
     return v
 
 
-def _removed_stamp(v: tuple[float, _Pending]) -> float:
+def _removed_stamp(v: tuple[int, _Pending]) -> float:
     return v[0]
+
+
+def _pack(obj: Any) -> str:
+    """Bulky JSON-safe data as one string: UTF-8 JSON (text not \\u-escaped), zlib, base64."""
+    raw = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return base64.b64encode(zlib.compress(raw.encode("utf-8", "surrogatepass"), 6)).decode("ascii")
+
+
+def _unpack(blob: str) -> Any:
+    return json.loads(zlib.decompress(base64.b64decode(blob, validate=True)))
+
+
+def _enc_times(values: list[float]) -> list[int | float]:
+    """Times as deltas of whole microseconds from the previous one: short, and exact for any
+    ``datetime.timestamp()`` value before 2106. Any other float is kept as it is (JSON tells an
+    int from a float) and does not move the running base."""
+    out: list[int | float] = []
+    last = 0
+    for ts in values:
+        us = round(ts * 1_000_000)
+        if us / 1_000_000 == ts:
+            out.append(us - last)
+            last = us
+        else:
+            out.append(float(ts))
+    return out
+
+
+def _dec_times(values: list[int | float]) -> list[float]:
+    out = []
+    last = 0
+    for v in values:
+        if isinstance(v, int):
+            last += v
+            out.append(last / 1_000_000)
+        else:
+            out.append(float(v))
+    return out
+
+
+def _deltas(values: list[int]) -> list[int]:
+    out, last = [], 0
+    for v in values:
+        out.append(v - last)
+        last = v
+    return out
+
+
+def _undeltas(deltas: list[int]) -> list[int]:
+    out, last = [], 0
+    for d in deltas:
+        last += int(d)
+        out.append(last)
+    return out
 
 
 class UnansweredComplaintDetector:
     name: ClassVar[str] = "unanswered_complaint"
     kinds: ClassVar[tuple[AlertKind, ...]] = (AlertKind.UNANSWERED_COMPLAINT,)
     Settings: ClassVar[type[DetectorSettings]] = UnansweredComplaintSettings
-    STATE_VERSION: ClassVar[int] = 1
+    STATE_VERSION: ClassVar[int] = 2
 
     def __init__(self, settings: UnansweredComplaintSettings | None = None) -> None:
         self.settings = s = settings or UnansweredComplaintSettings()
@@ -325,6 +394,8 @@ class UnansweredComplaintDetector:
         return UnansweredComplaintState()
 
     def observe(self, state: UnansweredComplaintState, obs: Observation, brand: BrandView) -> list[Alert]:
+        if state.packed is not None:
+            self.materialise(state)
         now = obs.watermark.timestamp()
         out: list[Alert] = []
         heap = state.heap
@@ -337,23 +408,29 @@ class UnansweredComplaintDetector:
         m = obs.event.mention
         et = m.event_type
         if m.author_is_brand:
-            if m.parent_id is not None and (et is _CREATED or et is _EDITED):
-                self._on_reply(state, obs, now, brand.name, out)
+            if m.parent_id is None or not (et is _CREATED or et is _EDITED):
+                return out
+            self._on_reply(state, obs, now, brand.name, out)
         elif et is _CREATED:
-            if obs.owned and (obs.negative or (self.settings.questions and looks_like_question(m.text))):
-                self._on_complaint(state, obs, now)
+            if not (obs.owned and (obs.negative or (self.settings.questions and looks_like_question(m.text)))):
+                return out  # most events: nothing of ours changed, so nothing new can be due
+            self._on_complaint(state, obs, now)
         elif et is _DELETED or et is _HIDDEN:
-            if state.channels:
-                self._on_removed(state, obs, now, brand.name, out)
+            if not state.channels:
+                return out
+            self._on_removed(state, obs, now, brand.name, out)
         elif et is _RESTORED and state.removed:
             self._on_restored(state, obs, now)
-        # a late complaint may already be past its deadline: it fires now, not at the next event
+        # a late complaint may already be past its deadline (and a resolution's forget timer is due at
+        # once without a cooldown): it fires now, not at the next event
         heap = state.heap  # the event may have compacted the heap into a new list
         if heap and heap[0][0] <= now:
             self._tick(state, now, brand.name, out)
         return out
 
     def advance(self, state: UnansweredComplaintState, now: datetime, brand: BrandView) -> list[Alert]:
+        if state.packed is not None:
+            self.materialise(state)
         t = now.timestamp()
         out: list[Alert] = []
         if state.heap and state.heap[0][0] <= t:
@@ -378,26 +455,27 @@ class UnansweredComplaintDetector:
 
     def _on_complaint(self, state: UnansweredComplaintState, obs: Observation, now: float) -> None:
         m = obs.event.mention
-        ck = _key(m.platform.value, m.channel)
+        ck = m.platform + _SEP + m.channel  # Platform is a StrEnum: concatenated, it is its value
         ch = state.channels.get(ck)
         mid = m.mention_id
         if ch is not None and mid in ch.pending:
             return  # redelivered
-        k = f"{ck}\x1f{mid}"
+        k = (ck, mid)
         if k in state.closed or k in state.removed:
             return  # redelivered after it was answered or removed
-        at = m.occurred_at.timestamp()
+        at = now if m.occurred_at is obs.watermark else m.occurred_at.timestamp()
         if at <= now - self._ttl:
             return  # so late that it would be given up on at once
-        self._expire_memories(state, now)
+        if now >= state.expire_at:
+            self._expire_memories(state, now)
         reply = state.replied.get(k)
         if reply is None and m.parent_id is not None:
-            in_thread = state.replied.get(f"{ck}\x1f{m.parent_id}")
+            in_thread = state.replied.get((ck, m.parent_id))
             if in_thread is not None and in_thread >= at:
                 reply = in_thread
         if reply is not None:  # its answer came first (out of order)
             self._measure(state, reply - at)
-            self._remember(state.closed, k, now)
+            self._remember(state, state.closed, k, int(now))
             return
         if ch is None:
             if len(state.channels) >= self.settings.max_channels:
@@ -415,13 +493,15 @@ class UnansweredComplaintDetector:
 
     def _on_reply(self, state: UnansweredComplaintState, obs: Observation, now: float, brand: str, out: list[Alert]):
         m = obs.event.mention
-        ck = _key(m.platform.value, m.channel)
+        ck = m.platform + _SEP + m.channel  # Platform is a StrEnum: concatenated, it is its value
         parent = m.parent_id
-        t = m.occurred_at.timestamp()
-        self._expire_memories(state, now)
-        rk = f"{ck}\x1f{parent}"
-        prev = state.replied.pop(rk, None)
-        self._remember(state.replied, rk, t if prev is None or t > prev else prev)
+        # in order, the event is the watermark: no second clock conversion
+        t = now if m.occurred_at is obs.watermark else m.occurred_at.timestamp()
+        if now >= state.expire_at:
+            self._expire_memories(state, now)
+        rk = (ck, parent)
+        prev = self._forget(state, state.replied, rk)
+        self._remember(state, state.replied, rk, t if prev is None or t > prev else prev)
         ch = state.channels.get(ck)
         if ch is None:
             return
@@ -441,7 +521,7 @@ class UnansweredComplaintDetector:
 
     def _on_removed(self, state: UnansweredComplaintState, obs: Observation, now: float, brand: str, out: list[Alert]):
         m = obs.event.mention
-        ck = _key(m.platform.value, m.channel)
+        ck = m.platform + _SEP + m.channel  # Platform is a StrEnum: concatenated, it is its value
         ch = state.channels.get(ck)
         if ch is None:
             return
@@ -453,13 +533,13 @@ class UnansweredComplaintDetector:
         ch.settle("removed", p)
         self._drop(ch, p)
         self._expire_memories(state, now)
-        self._remember(state.removed, f"{ck}\x1f{p.mention_id}", (now, p))
+        self._remember(state, state.removed, (ck, p.mention_id), (int(now), p), _removed_stamp)
         self._settle(state, ck, ch, now, brand, out)
 
     def _on_restored(self, state: UnansweredComplaintState, obs: Observation, now: float) -> None:
         m = obs.event.mention
-        ck = _key(m.platform.value, m.channel)
-        got = state.removed.pop(f"{ck}\x1f{m.mention_id}", None)
+        ck = m.platform + _SEP + m.channel  # Platform is a StrEnum: concatenated, it is its value
+        got = self._forget(state, state.removed, (ck, m.mention_id))
         if got is None:
             return
         p = got[1]
@@ -513,24 +593,50 @@ class UnansweredComplaintDetector:
             ch.answered_late += 1
         ch.settle("answered", p)
         self._drop(ch, p)
-        self._remember(state.closed, f"{ck}\x1f{p.mention_id}", now)
+        self._remember(state, state.closed, (ck, p.mention_id), int(now))
 
     def _measure(self, state: UnansweredComplaintState, seconds: float) -> None:
         if len(state.measurements) < _MEASURE_CAP:
             state.measurements.append(seconds if seconds > 0 else 0.0)
 
-    def _remember(self, memory: OrderedDict[str, Any], k: str, v: Any) -> None:
+    def _remember(
+        self, state: UnansweredComplaintState, memory: OrderedDict[Any, Any], k: Any, v: Any, stamp=_float_stamp
+    ) -> None:
+        front = next(iter(memory), None)
         memory[k] = v
         memory.move_to_end(k)
         if len(memory) > self.settings.max_memory:
             memory.popitem(last=False)
+        new = next(iter(memory))
+        if new != front or new == k:
+            # a new front (first entry, moved, or popped by the cap): the next pass is due no later
+            # than when it can turn stale
+            due = stamp(memory[new]) + self._memory
+            if due < state.expire_at:
+                state.expire_at = due
+
+    @staticmethod
+    def _forget(state: UnansweredComplaintState, memory: OrderedDict[Any, Any], k: Any) -> Any:
+        if memory and next(iter(memory)) == k:
+            state.expire_at = float("-inf")
+        return memory.pop(k, None)
 
     def _expire_memories(self, state: UnansweredComplaintState, now: float) -> None:
+        # nothing can be stale before the oldest front stamp is memory_hours old; a front that
+        # changes (an insertion into an empty memory, a move, a pop) resets this to "look now"
+        if now < state.expire_at:
+            return
         cut = now - self._memory
         cap = self.settings.max_memory
         _expire_front(state.replied, cut, cap, _float_stamp)
         _expire_front(state.closed, cut, cap, _float_stamp)
         _expire_front(state.removed, cut, cap, _removed_stamp)
+        nxt = math.inf
+        for memory, stamp in ((state.replied, _float_stamp), (state.closed, _float_stamp),
+                              (state.removed, _removed_stamp)):  # fmt: skip
+            if memory:
+                nxt = min(nxt, stamp(memory[next(iter(memory))]))
+        state.expire_at = nxt + self._memory
 
     def _compact(self, state: UnansweredComplaintState) -> None:
         # counting the live entries costs O(channels), so it is done once per 256 pushes at most
@@ -598,7 +704,7 @@ class UnansweredComplaintDetector:
             ch.settle("given_up", p)
             self._drop(ch, p)
             ch.expired += 1
-            self._remember(state.closed, f"{ck}\x1f{p.mention_id}", now)
+            self._remember(state, state.closed, (ck, p.mention_id), int(now))
         for ck in dict.fromkeys(ck for ck, _ in expired):
             self._settle(state, ck, state.channels[ck], now, brand, out)
 
@@ -726,29 +832,70 @@ class UnansweredComplaintDetector:
     # --- state --------------------------------------------------------------------------------------------------
 
     def dump_state(self, state: UnansweredComplaintState) -> dict[str, Any]:
+        channels = list(state.channels.items())
+        memory = state.packed  # restored and untouched since: dumped as it came
+        if memory is None and (channels or state.replied or state.closed or state.removed):
+            memory = _pack(self._memory_doc(state))
         return {
             "version": self.STATE_VERSION,
             "clock": state.clock if state.clock != float("-inf") else None,
             "channels": [
-                {
-                    "key": ck,
-                    "platform": ch.platform,
-                    "channel": ch.channel,
-                    "pending": [p.to_json() for p in ch.pending.values()],
-                    "overdue": list(ch.overdue),
-                    "episode": ch.episode.to_json() if ch.episode is not None else None,
-                    "answered_late": ch.answered_late,
-                    "removed": ch.removed,
-                    "expired": ch.expired,
-                    "dropped": ch.dropped,
-                    "settled": [[how, p.to_json()] for how, p in ch.settled],
-                }
-                for ck, ch in state.channels.items()
+                [
+                    ck,
+                    ch.platform,
+                    ch.channel,
+                    ch.episode.to_json() if ch.episode is not None else None,
+                    ch.answered_late,
+                    ch.removed,
+                    ch.expired,
+                    ch.dropped,
+                ]  # fmt: skip
+                for ck, ch in channels
             ],
-            "replied": [[k, v] for k, v in state.replied.items()],
-            "closed": [[k, v] for k, v in state.closed.items()],
-            "removed": [[k, at, p.to_json()] for k, (at, p) in state.removed.items()],
+            "memory": memory,
             "untracked": state.untracked,
+        }
+
+    @staticmethod
+    def _memory_doc(state: UnansweredComplaintState) -> dict[str, Any]:
+        keys: dict[str, int] = {}
+
+        def ki(ck: str) -> int:
+            i = keys.get(ck)
+            if i is None:
+                i = keys[ck] = len(keys)
+            return i
+
+        def columns(ps: list[_Pending]) -> list[list[Any]]:
+            return [
+                [p.mention_id for p in ps], [p.parent_id for p in ps], [p.author_id for p in ps], [p.url for p in ps],
+                [p.text for p in ps], [p.negative for p in ps], _enc_times([p.at for p in ps]),
+                _enc_times([p.due for p in ps]), [p.stage for p in ps],
+            ]  # fmt: skip
+
+        chans = state.channels.values()
+        removed = list(state.removed.items())
+        return {
+            "pending": [columns(list(ch.pending.values())) for ch in chans],
+            "overdue": [list(ch.overdue) for ch in chans],
+            "settled": [[[how for how, _ in ch.settled], columns([p for _, p in ch.settled])] for ch in chans],
+            "replied": [
+                [ki(ck) for ck, _ in state.replied],
+                [mid for _, mid in state.replied],
+                _enc_times(list(state.replied.values())),
+            ],  # fmt: skip
+            "closed": [
+                [ki(ck) for ck, _ in state.closed],
+                [mid for _, mid in state.closed],
+                _deltas(list(state.closed.values())),
+            ],  # fmt: skip
+            "removed": [
+                [ki(ck) for (ck, _), _ in removed],
+                [mid for (_, mid), _ in removed],
+                _deltas([at for _, (at, _) in removed]),
+                columns([p for _, (_, p) in removed]),
+            ],  # fmt: skip
+            "keys": list(keys),
         }
 
     def load_state(self, data: dict[str, Any]) -> UnansweredComplaintState:
@@ -759,31 +906,80 @@ class UnansweredComplaintDetector:
             state = UnansweredComplaintState()
             clock = data["clock"]
             state.clock = float(clock) if clock is not None else float("-inf")
-            for d in data["channels"]:
-                ch = _Channel(str(d["platform"]), str(d["channel"]))
-                for raw in d["pending"]:
-                    p = _Pending.from_json(raw)
-                    ch.pending[p.mention_id] = p
-                    if p.parent_id is not None:
-                        ch.threads.setdefault(p.parent_id, {})[p.mention_id] = p
-                for mid in d["overdue"]:
-                    p = ch.pending[mid]
-                    ch.overdue[mid] = p
-                    if p.stage >= _EXPIRE:
-                        ch.failed += 1
-                ch.episode = Episode.from_json(d["episode"]) if d["episode"] is not None else None
-                ch.answered_late = int(d["answered_late"])
-                ch.removed = int(d["removed"])
-                ch.expired = int(d["expired"])
-                ch.dropped = int(d["dropped"])
-                ch.settled = [(str(how), _Pending.from_json(raw)) for how, raw in d["settled"]]
-                state.channels[str(d["key"])] = ch
-            state.replied = OrderedDict((str(k), float(v)) for k, v in data["replied"])
-            state.closed = OrderedDict((str(k), float(v)) for k, v in data["closed"])
-            state.removed = OrderedDict((str(k), (float(at), _Pending.from_json(p))) for k, at, p in data["removed"])
+            rows = data["channels"]
+            if data["memory"] is not None and not isinstance(data["memory"], str):
+                raise ValueError("memory is not a packed string")
+            if rows and data["memory"] is None:
+                raise ValueError("channels without their memory")
+            for ck, platform, channel, episode, answered_late, removed, expired, dropped in rows:
+                ch = _Channel(str(platform), str(channel))
+                ch.episode = Episode.from_json(episode) if episode is not None else None
+                ch.answered_late, ch.removed = int(answered_late), int(removed)
+                ch.expired, ch.dropped = int(expired), int(dropped)
+                state.channels[str(ck)] = ch
             state.untracked = int(data["untracked"])
         except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"unanswered_complaint state is malformed: {exc!r}") from None
+        state.packed = data["memory"]
+        return state
+
+    def materialise(self, state: UnansweredComplaintState) -> UnansweredComplaintState:
+        """Decode a restored state's waiting complaints and memories now (otherwise the first event
+        or tick does).
+
+        Restoring only parses the snapshot (channels and their incidents, enough for the active
+        gauge); the bulky part is decoded when the brand is next touched, so restoring many brands
+        is quick and a brand that stays quiet never pays for it. Raises ValueError if it does not
+        decode (not possible for a snapshot this build wrote).
+        """
+        packed = state.packed
+        if packed is None:
+            return state
+        state.packed = None
+        try:
+            self._load_memory(state, _unpack(packed))
+        except (KeyError, TypeError, ValueError, IndexError, zlib.error) as exc:
             raise ValueError(f"unanswered_complaint state is malformed: {exc!r}") from None
         # the heap is derived: live entries only (stale ones would be skipped anyway)
         state.heap = self._live_heap(state)
         return state
+
+    def _load_memory(self, state: UnansweredComplaintState, mem: dict[str, Any]) -> None:
+        if len(mem["pending"]) != len(state.channels):
+            raise ValueError("waiting complaints do not match the channels")
+        for i, ch in enumerate(state.channels.values()):
+            for p in self._pendings(mem["pending"][i]):
+                ch.pending[p.mention_id] = p
+                if p.parent_id is not None:
+                    ch.threads.setdefault(p.parent_id, {})[p.mention_id] = p
+            for mid in mem["overdue"][i]:
+                p = ch.pending[mid]
+                ch.overdue[mid] = p
+                if p.stage >= _EXPIRE:
+                    ch.failed += 1
+            hows, settled = mem["settled"][i]
+            ch.settled = list(zip(map(str, hows), self._pendings(settled), strict=True))
+        keys = [str(k) for k in mem["keys"]]
+        kis, mids, times = mem["replied"]
+        state.replied = OrderedDict(
+            ((keys[k], str(mid)), t) for k, mid, t in zip(kis, mids, _dec_times(times), strict=True)
+        )
+        kis, mids, stamps = mem["closed"]
+        state.closed = OrderedDict(
+            ((keys[k], str(mid)), t) for k, mid, t in zip(kis, mids, _undeltas(stamps), strict=True)
+        )
+        kis, mids, stamps, removed_cols = mem["removed"]
+        state.removed = OrderedDict(
+            ((keys[k], str(mid)), (t, p))
+            for k, mid, t, p in zip(kis, mids, _undeltas(stamps), self._pendings(removed_cols), strict=True)
+        )
+
+    @staticmethod
+    def _pendings(cols: list[list[Any]]) -> list[_Pending]:
+        mids, parents, authors, urls, texts, negs, ats, dues, stages = cols
+        return [
+            _Pending(str(mid), parent, str(author), url, str(text), neg, at, due, int(stage))
+            for mid, parent, author, url, text, neg, at, due, stage in zip(
+                mids, parents, authors, urls, texts, negs, _dec_times(ats), _dec_times(dues), stages, strict=True
+            )
+        ]

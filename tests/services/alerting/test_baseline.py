@@ -293,10 +293,25 @@ def test_json_round_trip_is_exact_and_checked():
     for slot in (0, 16, 77, 130):
         assert back.estimate(0, slot, 0.2, 10.0) == rates.estimate(0, slot, 0.2, 10.0)
         assert back.estimate(1, slot, 1.0, 10.0) == rates.estimate(1, slot, 1.0, 10.0)
-    broken = rates.to_json()
-    broken["ew"] = broken["ew"][:5]
-    with pytest.raises(ValueError):
-        SeasonalRates.from_json(broken)
+    # compact: base64 of the doubles, not decimal text
+    assert len(json.dumps(rates.to_json())) < 11 * (2 + 3 * 2 + 25 * 3 + 168 * 3)
+    series, weekly_flag, runs, doubles = rates.to_json()
+    for broken in (
+        [series, weekly_flag, runs, doubles[:-8]],  # values cut short
+        [series, False, runs, doubles],  # a weekly baseline read as daily-only
+        [series, weekly_flag, [*runs, 3], doubles],  # zero runs that do not fit the values
+        [series, weekly_flag, runs, "not base64!"],
+        {"series": 2},
+    ):
+        with pytest.raises(ValueError):
+            SeasonalRates.from_json(broken)  # type: ignore[arg-type]
+    # unseen hours are zeros: a young baseline dumps little more than what it has seen
+    young = SeasonalRates(2)
+    young.learn(16, (1, 3), 2.0 ** (1 / 1440))
+    assert len(json.dumps(young.to_json())) < 250
+    back = SeasonalRates.from_json(json.loads(json.dumps(young.to_json())))
+    assert back.estimate(0, 16, 0.2, 10.0) == young.estimate(0, 16, 0.2, 10.0)
+    assert back.sw == young.sw and back.ew == young.ew and back.scale == young.scale
 
 
 def test_a_daily_only_baseline_is_small_and_never_claims_the_hour_of_week():
@@ -308,6 +323,7 @@ def test_a_daily_only_baseline_is_small_and_never_claims_the_hour_of_week():
     blend = (5 * weekly(24 + 16) + 2 * weekly(5 * 24 + 16)) / 7
     assert est.mean == pytest.approx(blend, rel=0.15)
     data = rates.to_json()
-    assert len(data["ew"]) == 0 and all(len(r) == 0 for r in data["sw"])
+    # no hour-of-week arrays: 2 + 3 x 2 + 24 x 3 doubles, against 584 for a weekly baseline
+    assert len(json.dumps(data)) < 11 * 80 + 40
     back = SeasonalRates.from_json(json.loads(json.dumps(data)))
     assert back.estimate(0, 16, 0.2, 10.0) == rates.estimate(0, 16, 0.2, 10.0)

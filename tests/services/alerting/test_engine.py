@@ -413,7 +413,7 @@ def test_negative_rule_label_and_threshold():
         (neg(4, author_is_brand=True), False, False),  # the brand's own apology is no complaint
         (ScoredMention(mention=mention(5, event_type="deleted"), sentiment=None, scored_at=T0), False, False),
     ]
-    for ev, _want_plain, _want_strict in cases:
+    for ev, _, _ in cases:
         plain.process(ev)
         strict.process(ev)
     assert [r[2] for r in probe_log(plain, "acme")] == [c[1] for c in cases]
@@ -456,6 +456,23 @@ def test_learned_channels_are_bounded_least_recently_used_first():
     chans = [c for _, c in eng.snapshot("acme")["channels"]]
     assert len(chans) == MAX_ACTIVE_CHANNELS
     assert "first" in chans and "c1" not in chans and f"c{MAX_ACTIVE_CHANNELS + 9}" in chans
+    # detectors see the same: an evicted channel is no longer owned, one listed in the brands file always is,
+    # and a restored engine agrees
+    listed = fake_engine(BrandsFile(brands={"acme": BrandConfig(owned_channels={"vk": ["c2"]})}))
+    for i in range(1, MAX_ACTIVE_CHANNELS + 10):
+        listed.process(pos(i, channel=f"c{i}", author_is_brand=True))
+    restored = fake_engine(BrandsFile(brands={"acme": BrandConfig(owned_channels={"vk": ["c2"]})}))
+    restored.restore("acme", json.loads(json.dumps(listed.snapshot("acme"))))
+    for engine in (eng, listed, restored):
+        for j, ch in enumerate(("c1", "c2", "first", f"c{MAX_ACTIVE_CHANNELS + 9}")):
+            engine.process(neg(200_000 + j, channel=ch))
+    probes = {f"m{200_000 + j}" for j in range(4)}
+    owned = {
+        e: {row[1]: row[3] for row in probe_log(e, "acme") if row[0] == "obs" and row[1] in probes}
+        for e in (eng, listed, restored)
+    }
+    assert owned[eng] == {"m200000": False, "m200001": False, "m200002": True, "m200003": True}
+    assert owned[listed] == owned[restored] == {"m200000": False, "m200001": True, "m200002": False, "m200003": True}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -863,7 +880,6 @@ def test_engine_runs_a_short_stream_through_all_real_detectors():
 def test_engine_module_reads_no_clock():
     src = open(engine_mod.__file__, encoding="utf-8").read()
     assert "datetime.now" not in src and "time.time" not in src and "utcnow" not in src
-
 
 
 def test_fast_observation_is_the_same_object_as_the_constructor_makes():

@@ -113,6 +113,57 @@ def test_restore_then_replay_of_covered_events_changes_nothing():
     assert second.metrics.skipped._value.get() == 30
 
 
+def test_a_snapshot_of_an_older_state_version_is_ignored_and_the_brand_starts_afresh(caplog):
+    """After an upgrade that bumped a detector's STATE_VERSION, the changelog still holds the old
+    snapshots: each is refused (load_state raises ValueError), logged, and the brand re-learns
+    from its next events instead of the worker failing its assignment."""
+    events = brand_wave(30)
+    first = make()
+    changelog = []
+    for r in as_changelog(first([rec(e, i) for i, e in enumerate(events[:10])])):
+        body = json.loads(r.value)
+        body["snapshot"]["detectors"]["negativity_spike"]["version"] = 1  # as an older build wrote it
+        changelog.append(Record(r.topic, r.partition, r.offset, r.key, json.dumps(body).encode()))
+    upgraded = make(changelog)
+    with caplog.at_level("ERROR"):
+        upgraded.on_partitions(PartitionEvent("assigned", frozenset({TopicPartition(SCORED, 0)})))
+    assert "could not be restored" in caplog.text and "version 1" in caplog.text
+    assert upgraded._engine.known_brands() == []
+    fresh = make()
+    want = alerts_of(fresh([rec(e, 10 + i) for i, e in enumerate(events[10:])]))
+    got = alerts_of(upgraded([rec(e, 10 + i) for i, e in enumerate(events[10:])]))
+    assert [(a.alert_id, a.status, a.sequence) for a in got] == [(a.alert_id, a.status, a.sequence) for a in want]
+    assert upgraded.metrics.skipped._value.get() == 0  # nothing counted as covered by the refused snapshot
+
+
+def test_rollback_after_an_upgrade_rebuilds_from_the_events_not_the_refused_snapshot(caplog):
+    """The old snapshot is refused at assignment and the brand starts afresh; a call that then
+    raises must not reload that snapshot (it would raise again and end the worker): the brand
+    is rebuilt from the events it folded since, and the retry gives a clean run's alerts."""
+    events = brand_wave(40)
+    recs = [rec(e, i) for i, e in enumerate(events)]
+    changelog = []
+    for r in as_changelog(make()(recs[:10])):
+        body = json.loads(r.value)
+        body["snapshot"]["detectors"]["negativity_spike"]["version"] = 1
+        changelog.append(Record(r.topic, r.partition, r.offset, r.key, json.dumps(body).encode()))
+    proc = make(changelog, inputs=recs, snapshot_every_s=3600)
+    proc.on_partitions(PartitionEvent("assigned", frozenset({TopicPartition(SCORED, 0)})))
+    fresh = make()
+    want = alerts_of(fresh(recs[10:20])) + alerts_of(fresh(recs[20:]))
+    second = proc(recs[10:20])  # folded since the fresh start, not yet in a snapshot
+    proc._call_start = {0: 20}
+    for e in events[20:25]:
+        proc._engine.process(e)
+    proc._dirty.add("acme")
+    with caplog.at_level("ERROR"):
+        proc.rollback()
+    assert "rebuilt from its events" in caplog.text
+    got = alerts_of(second) + alerts_of(proc(recs[20:]))
+    assert [(a.alert_id, a.status, a.sequence) for a in got] == [(a.alert_id, a.status, a.sequence) for a in want]
+    assert proc._engine.snapshot("acme") == fresh._engine.snapshot("acme")
+
+
 def test_revoked_partitions_drop_their_brands():
     proc = make()
     proc([rec(scored(mention(1)), 0, partition=0), rec(scored(mention(2, brand="globex")), 0, partition=1)])

@@ -309,6 +309,14 @@ def test_load_state_refuses_unknown_versions_and_garbage():
         det.load_state({**data, "brand": {"neg": [1, 2]}})
     with pytest.raises(ValueError):
         det.load_state("nope")  # type: ignore[arg-type]
+    # the parts that point into each other must agree
+    for broken in (
+        {**data, "authors": []},  # the brand's authors are the table's start: none left to point at
+        {**data, "examples": []} if any(data["brand"][17]) else {**data, "brand": data["brand"][:-1]},
+        {**data, "brand": [*data["brand"][:15], [[0] * 60] * 3, *data["brand"][16:]]},  # 3 rings of 4
+    ):
+        with pytest.raises(ValueError):
+            det.load_state(broken)
     empty = det.dump_state(det.new_state())
     assert det.load_state(json.loads(json.dumps(empty))).cur is None
 
@@ -572,8 +580,9 @@ def test_a_wave_on_an_owned_channel_alerts_on_that_channel():
     # the brand is busy elsewhere (a review site: 3 complaints a minute), its own VK club is calm
     for minute in range(240):
         for j in range(3):
-            feed.post(t + minute * MIN + j * 19 * timedelta(seconds=1), f"r{minute}-{j}", channel="otzovik:acme",
-                      owned=False)
+            feed.post(
+                t + minute * MIN + j * 19 * timedelta(seconds=1), f"r{minute}-{j}", channel="otzovik:acme", owned=False
+            )
         if minute % 20 == 0:
             feed.post(t + minute * MIN + timedelta(seconds=30), f"vk{minute}", channel="vk:club_acme")
     t += 240 * MIN
@@ -627,8 +636,9 @@ def test_state_stays_bounded_under_heavy_traffic():
     for minute in range(200):
         for j in range(40):
             ch = f"ch{rng.randrange(12)}"
-            feed.post(t + minute * MIN + j * timedelta(seconds=1), f"u{minute}-{j}", channel=ch,
-                      negative=rng.random() < 0.3)
+            feed.post(
+                t + minute * MIN + j * timedelta(seconds=1), f"u{minute}-{j}", channel=ch, negative=rng.random() < 0.3
+            )
     st = feed.state
     assert len(st.channels) <= 5
     assert len(st.seen) <= 500
@@ -647,6 +657,43 @@ def test_state_stays_bounded_under_heavy_traffic():
     # resolved episodes leave the state once their cooldown is over
     feed.advance(t + 24 * 60 * MIN)
     assert all(not sc.episodes for sc in [st.brand, *st.channels.values()] if sc is not None)
+
+
+def test_snapshots_are_compact(small_history, big_history):
+    # two weeks: the baseline's floats (exact) are most of a small brand's snapshot; a busy one adds the hour's
+    # authors and examples (the state of v1 of this format was 24 KB and 116 KB)
+    assert len(json.dumps(small_history[0])) < 12_000
+    assert len(json.dumps(big_history[0])) < 60_000
+
+
+def test_authors_gone_for_an_hour_leave_the_snapshot_and_count_the_same_when_back():
+    feed = Feed()
+    t = quiet_history(feed, MONDAY, 120)  # 02:00
+    # last seen at 02:30: stale from 03:30, yet still in memory until the sweep at 04:00
+    feed.post(t + 30 * MIN, "old-timer")
+    feed.post(t + 30 * MIN + 30 * timedelta(seconds=1), "old-timer", negative=False)
+    for i in range(62):
+        feed.post(t + (31 + i) * MIN, f"other{i}", negative=i % 3 == 0)
+    data = snapshot(feed)
+    table = data["authors"] if isinstance(data["authors"], list) else data["authors"].split(" ")
+    assert "vk:old-timer" not in table and "vk:other61" in table
+    assert feed.state.brand is not None and "vk:old-timer" in feed.state.brand.all_last
+    back = restored(data, wm=feed.wm)
+    for f in (feed, back):
+        f.post(t + 92 * MIN + 10 * timedelta(seconds=1), "old-timer", mention_id="back-1")
+        f.post(t + 92 * MIN + 15 * timedelta(seconds=1), "newcomer", mention_id="new-1")
+    assert back.state.brand is not None and feed.state.brand is not None
+    assert back.state.brand.neg == feed.state.brand.neg and back.state.brand.new == feed.state.brand.new
+    # the maps grow alike, so the next snapshots are the same too
+    assert snapshot(back) == snapshot(feed)
+
+
+def test_a_restored_state_shares_nothing_with_its_snapshot(big_history):
+    data, _, wm = big_history
+    before = json.dumps(data)
+    feed = restored(data, wm=wm)
+    play(feed, traffic(BIG, HISTORY_END, HISTORY_END + 30, seed=21, tag="u"))
+    assert json.dumps(data) == before
 
 
 # --- traffic: false alarms, detection, share guard, build-ups ------------------------------------------------
@@ -859,5 +906,7 @@ def test_observe_throughput_is_printed(big_history):
     for o in obs:
         det.observe(state, o, view)
     dt = time.process_time() - t0
-    print(f"\nnegativity_spike.observe: {len(obs)} events in {dt:.2f} s CPU = {len(obs) / dt:,.0f} events/s "
-          f"({dt / len(obs) * 1e6:.1f} us/event; brand ~5 complaints + 10 posts a minute, 2 owned channels)")
+    print(
+        f"\nnegativity_spike.observe: {len(obs)} events in {dt:.2f} s CPU = {len(obs) / dt:,.0f} events/s "
+        f"({dt / len(obs) * 1e6:.1f} us/event; brand ~5 complaints + 10 posts a minute, 2 owned channels)"
+    )

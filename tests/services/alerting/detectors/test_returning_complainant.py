@@ -364,7 +364,7 @@ def test_restore_with_a_smaller_cap_loads_consistently() -> None:
         f(post(f"c{i}", removed_text, H(0), author=f"a{i}"))
         f(removal(f"c{i}", H(1 + i / 60)))
     small = ReturningComplainantDetector(ReturningComplainantSettings(max_removed=3))
-    st = small.load_state(json.loads(json.dumps(det.dump_state(f.state))))
+    st = small.materialise(small.load_state(json.loads(json.dumps(det.dump_state(f.state)))))
     assert len(st.index) == 3 and set(st.members) == set(st.index.items)
     assert sum(len(c.live) for c in st.clusters.values()) == 3
 
@@ -373,9 +373,11 @@ def test_unknown_state_version_is_refused_and_settings_validated() -> None:
     det = ReturningComplainantDetector()
     dump = det.dump_state(det.new_state())
     with pytest.raises(ValueError, match="version"):
-        det.load_state({**dump, "v": 2})
+        det.load_state({**dump, "v": 99})
     with pytest.raises(ValueError):
-        det.load_state({**dump, "clusters": [{"key": "x"}]})
+        det.materialise(det.load_state({**dump, "memory": "bm90IHpsaWI="}))  # base64, but not zlib
+    with pytest.raises(ValueError):
+        det.load_state({**dump, "memory": [1, 2]})
     with pytest.raises(ValueError):
         ReturningComplainantSettings(similarity=0)
     with pytest.raises(ValueError):

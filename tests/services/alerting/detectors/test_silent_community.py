@@ -290,9 +290,11 @@ def test_unknown_state_version_is_refused():
     d = SilentCommunityDetector()
     dump = d.dump_state(d.new_state())
     with pytest.raises(ValueError, match="version"):
-        d.load_state({**dump, "version": 2})
+        d.load_state({**dump, "version": 99})
     with pytest.raises(ValueError, match="malformed"):
-        d.load_state({"version": 1, "channels": [{"key": "x"}]})
+        d.load_state({**dump, "channels": [{"key": "x"}]})
+    with pytest.raises(ValueError, match="malformed"):
+        d.materialise(d.load_state({**dump, "recent": "AAAA"}))  # 3 bytes: not whole 6-byte hashes
 
 
 def test_state_is_bounded():

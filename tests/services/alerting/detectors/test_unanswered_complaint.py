@@ -437,7 +437,7 @@ def test_unknown_state_version_is_refused():
     with pytest.raises(ValueError, match="version"):
         d.load_state({**dump, "version": 99})
     with pytest.raises(ValueError, match="malformed"):
-        d.load_state({"version": 1, "channels": "nope"})
+        d.load_state({"version": 2, "channels": "nope"})
 
 
 def test_state_is_bounded():
