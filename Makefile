@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.repwatch-installed
 PYTEST_ARGS ?=
 
-.PHONY: run test unit chaos observability-tools eval-alerts bench-alerting bench-notifier setup kafka-jars model eval bench-sentiment broker-start broker-stop broker-status clean help
+.PHONY: run test unit chaos observability-tools eval-alerts bench-alerting bench-notifier bench-receiver setup kafka-jars model eval bench-sentiment broker-start broker-stop broker-status clean help
 
 help:
 	@echo "make run     - start the whole pipeline (embedded Kafka, workers, a simulated stream staging every kind of incident) with a live view"
@@ -19,6 +19,7 @@ help:
 	@echo "make eval-alerts - detection quality per alert kind on simulated weeks with labelled incidents"
 	@echo "make bench-alerting - detector engine and alerting worker throughput, state restore time"
 	@echo "make bench-notifier - notifier deliveries/s and added latency to a local webhook receiver"
+	@echo "make bench-receiver - webhooks/s through repwatch receive to Kafka (wrk), p99 ack latency"
 
 $(STAMP): pyproject.toml constraints.txt
 	@deploy/dev/setup-venv.sh
@@ -62,6 +63,11 @@ bench-alerting: kafka-jars
 # deliveries/s and p50/p99 Kafka-timestamp-to-receipt latency through a real notifier and broker
 bench-notifier: kafka-jars
 	@$(PY) -m devtools.bench_notifier $(BENCH_ARGS)
+# Single-comment VK webhooks/s through a real `repwatch receive` to an embedded broker, loaded
+# by wrk (Debian's package, unpacked into ~/.cache/repwatch/debian/wrk once), and p99 ack
+# latency (BENCH_ARGS="--connections 64 --duration 30").
+bench-receiver: kafka-jars
+	@$(PY) -m devtools.bench_receiver $(BENCH_ARGS)
 
 # pytest exits 5 when a selection collects no tests: report it, don't fail on it.
 test: kafka-jars model observability-tools

@@ -45,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="poll RSS/Atom feeds, YouTube, VK and Instagram (REPWATCH_POLL_SOURCES_FILE) into mentions.raw, "
         "and reconcile deletions",
     )
+    sub.add_parser(
+        "receive",
+        help="run the webhook receiver (VK, Facebook/Instagram, Telegram, signed generic pushes -> mentions.raw)",
+        description="One HTTP server for every push connector at /hooks/<platform> on REPWATCH_RECEIVER_PORT; "
+        "a platform is served when its credentials are set (see the README's Webhook receiver section).",
+    )
     sub.add_parser("sentiment", help="run the sentiment worker (mentions.raw -> mentions.scored)")
     sub.add_parser("alerting", help="run the alerting worker (mentions.scored -> alerts)")
     sub.add_parser(
@@ -89,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command in ("ingest", "poll", "sentiment", "alerting", "notifier"):
+    if args.command in ("ingest", "poll", "receive", "sentiment", "alerting", "notifier"):
         from shared.startup import exit_cleanly_on_early_signals
 
         exit_cleanly_on_early_signals()  # until the worker installs its own handlers
@@ -101,6 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from services.ingest.poll_main import main as poll_main
 
         return poll_main()
+    if args.command == "receive":
+        from services.ingest.receiver_main import main as receiver_main
+
+        return receiver_main()
     if args.command == "sentiment":
         from services.sentiment.main import main as sentiment_main
 

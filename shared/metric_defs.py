@@ -242,5 +242,58 @@ RECONCILE_WATCHED = MetricDef(
     exported_by="poll",
 )
 
+# --- webhook receiver ---------------------------------------------------------------------------------------
+# "platform" values are the receiver's routes (vk, meta, telegram, generic) or "unknown": bounded.
+
+RECEIVER_REQUESTS = MetricDef(
+    "repwatch_receiver_requests_total",
+    "counter",
+    "Webhook requests answered, by route and HTTP status",
+    ("platform", "status"),
+    exported_by="receiver",
+)
+RECEIVER_REQUEST_SECONDS = MetricDef(
+    "repwatch_receiver_request_seconds",
+    "histogram",
+    "Seconds from a webhook request's body being read to its answer (Kafka's acknowledgement included)",
+    ("platform",),
+    # a few ms normally (linger + acks=all); the ack timeout bounds the tail
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    exported_by="receiver",
+)
+RECEIVER_EVENTS = MetricDef(
+    "repwatch_receiver_events_total",
+    "counter",
+    "Mention events acknowledged by Kafka, by route and event type (deleted and hidden included)",
+    ("platform", "event_type"),
+    exported_by="receiver",
+)
+RECEIVER_REFUSED = MetricDef(
+    "repwatch_receiver_refused_total",
+    "counter",
+    "Requests refused without a dead letter (bad or missing signature, too large, wrong method), by reason",
+    ("platform", "reason"),
+    exported_by="receiver",
+)
+RECEIVER_SKIPPED = MetricDef(
+    "repwatch_receiver_skipped_total",
+    "counter",
+    "Authentic items that carry no mention (service messages, reactions, lookups left to a poller), by reason",
+    ("platform", "reason"),
+    exported_by="receiver",
+)
+RECEIVER_IN_FLIGHT = MetricDef(
+    "repwatch_receiver_requests_in_flight",
+    "gauge",
+    "Webhook requests being handled now (waiting for Kafka included)",
+    exported_by="receiver",
+)
+RECEIVER_KAFKA_DOWN = MetricDef(
+    "repwatch_receiver_kafka_down",
+    "gauge",
+    "1 while the receiver answers 503 because Kafka did not acknowledge in time, else 0",
+    exported_by="receiver",
+)
+
 #: name -> definition, in declaration order
 CATALOGUE: dict[str, MetricDef] = {d.name: d for d in list(globals().values()) if isinstance(d, MetricDef)}

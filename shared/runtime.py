@@ -148,12 +148,20 @@ class SourceFailed(RuntimeError):
     """A producing worker's source could not be read further (what was read was sent)."""
 
 
-def run_producing_worker(ctx: WorkerContext, settings: WorkerSettings, produce: Callable[[Producer], int]) -> int:
+def run_producing_worker(
+    ctx: WorkerContext,
+    settings: WorkerSettings,
+    produce: Callable[[Producer], int],
+    producer_options: dict[str, int] | None = None,
+) -> int:
     """Run ``produce(producer)`` (ingest, webhook receivers, pollers) with the same
-    start-up, readiness, exit codes and shutdown as the consuming workers."""
+    start-up, readiness, exit codes and shutdown as the consuming workers.
+    ``producer_options``: keyword arguments for :class:`Producer` (timeouts)."""
     try:
         ensure_topics(settings)
-        producer = Producer(settings, ctx.transport_metrics, client_id=f"repwatch-{ctx.name}")
+        producer = Producer(
+            settings, ctx.transport_metrics, client_id=f"repwatch-{ctx.name}", **(producer_options or {})
+        )
     except KafkaUnavailable as exc:
         ctx.metrics_server.stop()
         return kafka_unavailable(ctx.name, exc, settings)
@@ -163,6 +171,8 @@ def run_producing_worker(ctx: WorkerContext, settings: WorkerSettings, produce: 
     ctx.health.set_ready(True, "sending")
     try:
         n = produce(producer)
+    except KafkaUnavailable as exc:
+        return kafka_unavailable(ctx.name, exc, settings)
     except (DeliveryFailed, KafkaError) as exc:
         return fail(f"{ctx.name}: {exc}", EXIT_DELIVERY_FAILED)
     except SourceFailed as exc:

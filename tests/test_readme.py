@@ -1,7 +1,7 @@
 """The README is the newcomer's entry point: keep it true."""
 
 from services.alerting.settings import AlertingSettings
-from services.ingest.settings import IngestSettings
+from services.ingest.settings import IngestSettings, ReceiverSettings
 from services.notifier.settings import NotifierSettings
 from services.sentiment.settings import SentimentSettings
 from tests.conftest import REPO_ROOT
@@ -16,7 +16,7 @@ def test_first_lines_are_the_two_commands():
 
 
 def test_every_setting_is_documented():
-    for cls in (IngestSettings, SentimentSettings, AlertingSettings, NotifierSettings):
+    for cls in (IngestSettings, ReceiverSettings, SentimentSettings, AlertingSettings, NotifierSettings):
         for name in cls.model_fields:
             assert f"`REPWATCH_{name.upper()}`" in README, f"REPWATCH_{name.upper()} missing from README"
 

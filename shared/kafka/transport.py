@@ -322,7 +322,18 @@ def read_range(settings: WorkerSettings, topic: str, partition: int, start: int,
 class Producer:
     """Idempotent, acks=all, lz4-compressed, batching producer."""
 
-    def __init__(self, settings: WorkerSettings, metrics: TransportMetrics, client_id: str) -> None:
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        metrics: TransportMetrics,
+        client_id: str,
+        *,
+        delivery_timeout_ms: int = 120_000,
+        max_block_ms: int = 60_000,
+    ) -> None:
+        """``delivery_timeout_ms``: how long a record may wait for its acknowledgement in
+        all; ``max_block_ms``: how long ``send`` may block for metadata or buffer space (a
+        server answering requests on an event loop must not block it for long)."""
         self._metrics = metrics
         deadline = time.monotonic() + settings.kafka_startup_timeout_s
         self._producer: KafkaProducer = _retry_until(
@@ -341,7 +352,10 @@ class Producer:
                 batch_size=256 * 1024,
                 # state snapshots of busy brands are larger than any input record
                 max_request_size=max(settings.max_record_bytes + 64 * 1024, CHANGELOG_MAX_BYTES),
-                delivery_timeout_ms=120_000,
+                delivery_timeout_ms=delivery_timeout_ms,
+                # a delivery must outlast one request (kafka-python checks it); half leaves a retry
+                request_timeout_ms=min(30_000, delivery_timeout_ms // 2),
+                max_block_ms=max_block_ms,
             ),
         )
 
@@ -362,6 +376,63 @@ class Producer:
             counts[topic] = counts.get(topic, 0) + 1
         for topic, n in counts.items():
             self._metrics.count_produced(topic, n)
+
+    def warm_up(self, topics: Sequence[str], timeout_s: float = 30.0) -> None:
+        """Fetch the metadata of ``topics`` now, so that a producer with a short
+        ``max_block_ms`` never waits for it in ``send``. Raises KafkaUnavailable."""
+        deadline = time.monotonic() + timeout_s
+        for topic in topics:
+            while True:
+                try:
+                    if self._producer.partitions_for(topic):
+                        break
+                    why = "no partitions"
+                except KafkaError as exc:  # the metadata request is under way: ask again
+                    why = repr(exc)
+                if time.monotonic() > deadline:
+                    raise KafkaUnavailable(f"no metadata for {topic} within {timeout_s:.0f}s: {why}")
+                time.sleep(0.05)
+
+    def send_then(self, records: Sequence[Outgoing], done: Callable[[BaseException | None], None]) -> None:
+        """Send without waiting; ``done(None)`` once Kafka acknowledged every record, or
+        ``done(error)`` at the first that failed. Called once, from the producer's I/O
+        thread (or from here when ``send`` itself fails): the webhook receiver answers
+        each request from its acknowledgement without blocking its event loop."""
+        if not records:
+            done(None)
+            return
+        left = len(records)
+        finished = False
+        lock = threading.Lock()
+
+        def one(result: Any) -> None:
+            nonlocal left, finished
+            with lock:
+                if finished:
+                    return
+                if isinstance(result, BaseException):
+                    finished = True
+                else:
+                    left -= 1
+                    if left:
+                        return
+                    finished = True
+            if not isinstance(result, BaseException):
+                counts: dict[str, int] = {}
+                for r in records:
+                    counts[r.topic] = counts.get(r.topic, 0) + 1
+                for topic, n in counts.items():
+                    self._metrics.count_produced(topic, n)
+            done(result if isinstance(result, BaseException) else None)
+
+        for r in records:
+            try:
+                fut = self._producer.send(r.topic, value=r.value, key=r.key, partition=r.partition)
+            except Exception as exc:  # noqa: BLE001 - no buffer space or metadata in time: Kafka is away
+                one(exc)
+                return
+            fut.add_callback(one)
+            fut.add_errback(one)
 
     def close(self, timeout_s: float = 10.0) -> None:
         self._producer.close(timeout=timeout_s)

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from services.alerting.processor import AlertingMetrics
 from services.ingest.poll_main import Poller
+from services.ingest.receiver import ReceiverMetrics
 from services.ingest.reconcile import WatchList
 from services.notifier.processor import NotifierMetrics
 from services.sentiment.processor import EngineMetrics, SentimentProcessor
@@ -61,6 +62,7 @@ def test_workers_register_exactly_the_catalogue():
         clock=lambda: datetime.now(timezone.utc),
         registry=registry,
     )
+    ReceiverMetrics(registry)
     SentimentProcessor(
         scorer=None,
         scored_topic="mentions.scored",
