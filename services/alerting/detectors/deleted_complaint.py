@@ -64,8 +64,6 @@ snapshots, and a restored brand that stays quiet is dumped again without ever be
 
 from __future__ import annotations
 
-import base64
-import json
 import math
 import zlib
 from collections import OrderedDict
@@ -76,6 +74,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from services.alerting.incidents import Episode, EpisodePolicy, forgettable, resolve_now, to_alert, trigger
+from services.alerting.packing import dec_time, deltas, enc_time, pack, undeltas, unpack, utc
 from services.alerting.types import BrandView, DetectorSettings, Observation
 from shared.schemas import (
     Actor,
@@ -272,48 +271,6 @@ class DeletedComplaintState:
     packed: str | None = None
 
 
-def _dt(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, _UTC)
-
-
-def _pack(obj: Any) -> str:
-    """Bulky JSON-safe columns as one string: UTF-8 JSON (text not \\u-escaped), zlib, base64."""
-    raw = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return base64.b64encode(zlib.compress(raw.encode("utf-8", "surrogatepass"), 6)).decode("ascii")
-
-
-def _unpack(blob: str) -> Any:
-    return json.loads(zlib.decompress(base64.b64decode(blob, validate=True)))
-
-
-def _enc_time(ts: float, base_us: int) -> int | float:
-    """An event time as whole microseconds after ``base_us``: short, and exact for any
-    ``datetime.timestamp()`` value before 2106 (whole microseconds / 10**6). Any other float is
-    kept as it is; JSON tells the two apart (int vs float)."""
-    us = round(ts * 1_000_000)
-    return us - base_us if us / 1_000_000 == ts else ts
-
-
-def _dec_time(v: int | float, base_us: int) -> float:
-    return (base_us + v) / 1_000_000 if isinstance(v, int) else float(v)
-
-
-def _deltas(values: list[int]) -> list[int]:
-    out, last = [], 0
-    for v in values:
-        out.append(v - last)
-        last = v
-    return out
-
-
-def _undeltas(deltas: list[int]) -> list[int]:
-    out, last = [], 0
-    for d in deltas:
-        last += int(d)
-        out.append(last)
-    return out
-
-
 def risk_score(
     negative: float,
     followers: int | None,
@@ -387,7 +344,7 @@ class DeletedComplaintDetector:
     def dump_state(self, state: DeletedComplaintState) -> dict[str, Any]:
         memory = state.packed  # restored and untouched since: dumped as it came
         if memory is None and (state.complaints or state.others or state.brand_posts or state.pending):
-            memory = _pack(self._memory_columns(state))
+            memory = pack(self._memory_columns(state))
         return {
             "v": self.STATE_VERSION,
             "memory": memory,
@@ -408,20 +365,20 @@ class DeletedComplaintDetector:
             base = 1_000_000 * c.kept
             rows.append([
                 c.mention_id, ci, c.author_id, c.url, c.text, c.negative, c.followers, c.likes, c.replies, c.shares,
-                _enc_time(c.appeared, base), c.kept,
-                None if c.replied is None else _enc_time(c.replied, base),
-                None if c.removed is None else _enc_time(c.removed, base),
+                enc_time(c.appeared, base), c.kept,
+                None if c.replied is None else enc_time(c.replied, base),
+                None if c.removed is None else enc_time(c.removed, base),
             ])  # fmt: skip
         cols = [list(col) for col in zip(*rows, strict=True)] if rows else [[] for _ in range(14)]
-        cols[11] = _deltas(cols[11])
+        cols[11] = deltas(cols[11])
         pending = [[k, r.at, r.event_type, r.actor, int(r.owned), r.kept] for k, r in state.pending.items()]
         pcols = [list(col) for col in zip(*pending, strict=True)] if pending else [[] for _ in range(6)]
-        pcols[5] = _deltas(pcols[5])
+        pcols[5] = deltas(pcols[5])
         return {
             "channels": [list(k) for k in chans],
             "complaints": cols,
-            "others": [list(state.others), _deltas(list(state.others.values()))],
-            "brand_posts": [list(state.brand_posts), _deltas(list(state.brand_posts.values()))],
+            "others": [list(state.others), deltas(list(state.others.values()))],
+            "brand_posts": [list(state.brand_posts), deltas(list(state.brand_posts.values()))],
             "pending": pcols,
         }
 
@@ -432,7 +389,7 @@ class DeletedComplaintDetector:
         try:
             st = DeletedComplaintState(tick=int(data["tick"]))
             if data["next_sweep"] is not None:
-                st.next_sweep = _dt(float(data["next_sweep"]))
+                st.next_sweep = utc(float(data["next_sweep"]))
             if data["memory"] is not None:
                 if not isinstance(data["memory"], str):
                     raise ValueError("memory is not a packed string")
@@ -456,7 +413,7 @@ class DeletedComplaintDetector:
         if packed is not None:
             state.packed = None
             try:
-                self._load_memory(state, _unpack(packed))
+                self._load_memory(state, unpack(packed))
             except (KeyError, TypeError, ValueError, IndexError, zlib.error) as exc:
                 raise ValueError(f"deleted_complaint memory does not load: {exc}") from None
         return state
@@ -467,7 +424,7 @@ class DeletedComplaintDetector:
         cols = mem["complaints"]
         if len(cols) != 14:
             raise ValueError("bad complaint columns")
-        cols[11] = _undeltas(cols[11])
+        cols[11] = undeltas(cols[11])
         for mid, ci, author, url, text, neg, fol, likes, replies, shares, at, kept, replied, removed in zip(
             *cols, strict=True
         ):
@@ -475,17 +432,17 @@ class DeletedComplaintDetector:
             platform, channel = chans[ci]
             st.complaints[str(mid)] = _Complaint(
                 str(mid), platform, channel, str(author), url, str(text), float(neg), fol, int(likes), int(replies),
-                int(shares), _dec_time(at, base), kept,
-                None if replied is None else _dec_time(replied, base),
-                None if removed is None else _dec_time(removed, base),
+                int(shares), dec_time(at, base), kept,
+                None if replied is None else dec_time(replied, base),
+                None if removed is None else dec_time(removed, base),
             )  # fmt: skip
         for name in ("others", "brand_posts"):
             ids, kept = mem[name]
-            setattr(st, name, OrderedDict(zip(map(str, ids), _undeltas(kept), strict=True)))
+            setattr(st, name, OrderedDict(zip(map(str, ids), undeltas(kept), strict=True)))
         pcols = mem["pending"]
         if len(pcols) != 6:
             raise ValueError("bad pending columns")
-        pcols[5] = _undeltas(pcols[5])
+        pcols[5] = undeltas(pcols[5])
         for mid, at, et, actor, owned, kept in zip(*pcols, strict=True):
             st.pending[str(mid)] = _Removal(float(at), str(et), actor, bool(owned), kept)
 
@@ -664,7 +621,7 @@ class DeletedComplaintDetector:
         inc = state.incidents.get(key)
         episode, status = trigger(
             inc.episode if inc is not None else None,
-            now=_dt(at),
+            now=utc(at),
             kind=_KIND,
             brand=brand.name,
             channel=c.channel,
@@ -694,13 +651,13 @@ class DeletedComplaintDetector:
         at = m.occurred_at.timestamp()
         key = f"u:{m.platform.value}:{m.channel}"
         inc = state.incidents.get(key)
-        if inc is not None and not inc.episode.is_open and forgettable(inc.episode, now=_dt(at), policy=self._policy):
+        if inc is not None and not inc.episode.is_open and forgettable(inc.episode, now=utc(at), policy=self._policy):
             del state.incidents[key]
             inc = None
         count = (inc.count if inc is not None else 0) + 1
         episode, status = trigger(
             inc.episode if inc is not None else None,
-            now=_dt(at),
+            now=utc(at),
             kind=_KIND,
             brand=brand.name,
             channel=m.channel,
@@ -730,7 +687,7 @@ class DeletedComplaintDetector:
         inc = state.incidents.get("m:" + mid)
         if inc is not None and inc.episode.is_open:
             at = max(obs.event.mention.occurred_at.timestamp(), inc.removed_at)
-            status = resolve_now(inc.episode, now=_dt(at))
+            status = resolve_now(inc.episode, now=utc(at))
             who = inc.complaint.author_id if inc.complaint else "?"
             where = inc.episode.channel
             msg = f"The complaint by {who} on {where} was restored. Reply to it publicly if nobody has yet."
@@ -764,7 +721,7 @@ class DeletedComplaintDetector:
             ep = inc.episode
             if ep.is_open:
                 if now >= inc.deadline:
-                    status = resolve_now(ep, now=_dt(inc.deadline))
+                    status = resolve_now(ep, now=utc(inc.deadline))
                     alerts.append(self._alert(inc, status, brand, self._timeout_message(inc)))
             elif forgettable(ep, now=now_dt, policy=self._policy):
                 gone.append(key)
@@ -778,7 +735,7 @@ class DeletedComplaintDetector:
             if victim is None:
                 victim = next(iter(incidents))
                 inc = incidents[victim]
-                status = resolve_now(inc.episode, now=_dt(inc.removed_at))
+                status = resolve_now(inc.episode, now=utc(inc.removed_at))
                 msg = (
                     f"{brand.name} has more than {self.settings.max_incidents} removals open at once; RepWatch "
                     "stopped tracking this one. A pattern like this is what deletion_bias reports."
@@ -813,7 +770,7 @@ class DeletedComplaintDetector:
                         channel=c.channel,
                         url=c.url,
                         author_id=c.author_id,
-                        occurred_at=_dt(c.appeared),
+                        occurred_at=utc(c.appeared),
                         text=c.text,
                         negative=min(1.0, max(0.0, c.negative)),
                         role="removed",
@@ -822,7 +779,7 @@ class DeletedComplaintDetector:
                 score=inc.score,
                 top_channels={c.channel: 1},
             )
-            window_start = _dt(min(c.appeared, inc.removed_at))
+            window_start = utc(min(c.appeared, inc.removed_at))
         else:
             ids = [r[0] for r in inc.removed]
             evidence = AlertEvidence(
@@ -834,7 +791,7 @@ class DeletedComplaintDetector:
                         platform=ep.platform if ep.platform is not None else Platform.VK,
                         channel=ep.channel or "",
                         url=r[1],
-                        occurred_at=_dt(r[2]),
+                        occurred_at=utc(r[2]),
                         role="removed",
                     )
                     for r in inc.removed
@@ -847,7 +804,7 @@ class DeletedComplaintDetector:
             ep,
             status,
             window_start=window_start,
-            window_end=_dt(max(inc.removed_at, window_start.timestamp())),
+            window_end=utc(max(inc.removed_at, window_start.timestamp())),
             evidence=evidence,
             message=message,
         )

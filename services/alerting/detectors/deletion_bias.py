@@ -44,8 +44,6 @@ UTF-8 JSON document in base64; channels, episodes and waiting removals stay read
 
 from __future__ import annotations
 
-import base64
-import json
 import math
 import zlib
 from collections import OrderedDict
@@ -56,6 +54,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from services.alerting.incidents import Episode, EpisodePolicy, calm, forgettable, to_alert, trigger
+from services.alerting.packing import dec_time, enc_time, pack, unpack, utc
 from services.alerting.types import BrandView, DetectorSettings, Observation
 from shared.schemas import (
     Actor,
@@ -177,32 +176,6 @@ class DeletionBiasState:
     packed: str | None = None
 
 
-def _dt(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, _UTC)
-
-
-def _pack(obj: Any) -> str:
-    """Bulky JSON-safe columns as one string: UTF-8 JSON (text not \\u-escaped), zlib, base64."""
-    raw = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return base64.b64encode(zlib.compress(raw.encode("utf-8", "surrogatepass"), 6)).decode("ascii")
-
-
-def _unpack(blob: str) -> Any:
-    return json.loads(zlib.decompress(base64.b64decode(blob, validate=True)))
-
-
-def _enc_time(ts: float, base_us: int) -> int | float:
-    """An event time as whole microseconds after ``base_us``: short, and exact for any
-    ``datetime.timestamp()`` value before 2106 (whole microseconds / 10**6). Any other float is
-    kept as it is; JSON tells the two apart (int vs float)."""
-    us = round(ts * 1_000_000)
-    return us - base_us if us / 1_000_000 == ts else ts
-
-
-def _dec_time(v: int | float, base_us: int) -> float:
-    return (base_us + v) / 1_000_000 if isinstance(v, int) else float(v)
-
-
 def _log_choose(n: int, k: int) -> float:
     return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
 
@@ -286,9 +259,9 @@ class DeletionBiasDetector:
             x = t[_T_INFO]
             if x is not None:
                 author, url, text, at, p_neg = x
-                for col, v in zip(info, (i, author, url, text, _enc_time(at, 1_000_000 * last), p_neg), strict=True):
+                for col, v in zip(info, (i, author, url, text, enc_time(at, 1_000_000 * last), p_neg), strict=True):
                     col.append(v)
-        return _pack({"keys": [list(k) for k in keys], "id": ids, "c": chans, "day": newest, "d": days, "f": flags,
+        return pack({"keys": [list(k) for k in keys], "id": ids, "c": chans, "day": newest, "d": days, "f": flags,
                       "k": kept, "x": info})  # fmt: skip
 
     def load_state(self, data: dict[str, Any]) -> DeletionBiasState:
@@ -298,7 +271,7 @@ class DeletionBiasDetector:
         try:
             st = DeletionBiasState()
             if data["next_sweep"] is not None:
-                st.next_sweep = _dt(float(data["next_sweep"]))
+                st.next_sweep = utc(float(data["next_sweep"]))
             for row in data["channels"]:
                 ch = _Channel.from_json(row)
                 st.channels[ch.key] = ch
@@ -322,7 +295,7 @@ class DeletionBiasDetector:
         if packed is not None:
             state.packed = None
             try:
-                self._load_tracked(state, _unpack(packed))
+                self._load_tracked(state, unpack(packed))
             except (KeyError, TypeError, ValueError, IndexError, zlib.error) as exc:
                 raise ValueError(f"deletion_bias tracked mentions do not load: {exc}") from None
         return state
@@ -345,7 +318,7 @@ class DeletionBiasDetector:
             rows.append([key, newest - d, bool(f & 2), bool(f & 1), last, None])
         for i, author, url, text, at, p_neg in zip(*cols["x"], strict=True):
             row = rows[i]
-            row[_T_INFO] = [author, url, str(text), _dec_time(at, 1_000_000 * row[_T_KEPT]), float(p_neg)]
+            row[_T_INFO] = [author, url, str(text), dec_time(at, 1_000_000 * row[_T_KEPT]), float(p_neg)]
         st.tracked = OrderedDict(zip(full, rows, strict=True))
 
     def active(self, state: DeletionBiasState) -> int:
@@ -549,7 +522,7 @@ class DeletionBiasDetector:
             critical = rn >= 3 * s.min_removed and ratio >= 2 * s.ratio
             episode, status = trigger(
                 ch.episode,
-                now=_dt(now),
+                now=utc(now),
                 kind=_KIND,
                 brand=brand.name,
                 channel=ch.channel,
@@ -562,7 +535,7 @@ class DeletionBiasDetector:
             if status is not None:
                 alerts.append(self._alert(ch, status, now, brand))
         elif ch.episode is not None and ch.episode.is_open:
-            status = calm(ch.episode, now=_dt(now), policy=self._policy)
+            status = calm(ch.episode, now=utc(now), policy=self._policy)
             if status is not None:
                 alerts.append(self._alert(ch, status, now, brand))
 
@@ -626,7 +599,7 @@ class DeletionBiasDetector:
                     author_id=e[1],
                     url=e[2],
                     text=e[3],
-                    occurred_at=_dt(e[4]),
+                    occurred_at=utc(e[4]),
                     negative=min(1.0, max(0.0, e[5])),
                     role="removed",
                 )
@@ -639,12 +612,12 @@ class DeletionBiasDetector:
             baseline="other_mentions",
             top_channels={ch.channel: rn},
         )
-        window_start = _dt(first_day * _DAY)
+        window_start = utc(first_day * _DAY)
         return to_alert(
             ep,
             status,
             window_start=window_start,
-            window_end=max(_dt(now), window_start),
+            window_end=max(utc(now), window_start),
             evidence=evidence,
             message=self._message(ch, status, ratio, p, brand),
         )

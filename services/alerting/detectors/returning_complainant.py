@@ -64,8 +64,6 @@ snapshots and a quiet brand never pays for its index.
 
 from __future__ import annotations
 
-import base64
-import json
 import math
 import zlib
 from collections import OrderedDict
@@ -76,6 +74,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from services.alerting.incidents import Episode, EpisodePolicy, calm, resolve_now, to_alert, trigger
+from services.alerting.packing import dec_time, deltas, enc_time, pack, undeltas, unpack, utc
 from services.alerting.similarity import (
     SHINGLE,
     LshIndex,
@@ -328,10 +327,6 @@ class ReturningComplainantState:
     packed: str | None = None
 
 
-def _dt(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, _UTC)
-
-
 def _grams(norm: str) -> frozenset[str]:
     """The distinct character shingles of a normalised text as substrings: the very n-grams that
     :func:`shingle_hashes` hashes (padded with a space each side), at a tenth of its cost."""
@@ -340,44 +335,6 @@ def _grams(norm: str) -> frozenset[str]:
     padded = " " + norm + " "
     n = min(SHINGLE, len(padded))
     return frozenset([padded[i : i + n] for i in range(len(padded) - n + 1)])
-
-
-def _pack(obj: Any) -> str:
-    """Bulky JSON-safe data as one string: UTF-8 JSON (text not \\u-escaped), zlib, base64."""
-    raw = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return base64.b64encode(zlib.compress(raw.encode("utf-8", "surrogatepass"), 6)).decode("ascii")
-
-
-def _unpack(blob: str) -> Any:
-    return json.loads(zlib.decompress(base64.b64decode(blob, validate=True)))
-
-
-def _enc_time(ts: float, base_us: int) -> int | float:
-    """An event time as whole microseconds after ``base_us``: short, and exact for any
-    ``datetime.timestamp()`` value before 2106 (whole microseconds / 10**6). Any other float is
-    kept as it is; JSON tells the two apart (int vs float)."""
-    us = round(ts * 1_000_000)
-    return us - base_us if us / 1_000_000 == ts else ts
-
-
-def _dec_time(v: int | float, base_us: int) -> float:
-    return (base_us + v) / 1_000_000 if isinstance(v, int) else float(v)
-
-
-def _deltas(values: list[int]) -> list[int]:
-    out, last = [], 0
-    for v in values:
-        out.append(v - last)
-        last = v
-    return out
-
-
-def _undeltas(deltas: list[int]) -> list[int]:
-    out, last = [], 0
-    for d in deltas:
-        last += int(d)
-        out.append(last)
-    return out
 
 
 def _ago(seconds: float) -> str:
@@ -419,7 +376,7 @@ class ReturningComplainantDetector:
     def dump_state(self, state: ReturningComplainantState) -> dict[str, Any]:
         memory = state.packed  # restored and untouched since: dumped as it came
         if memory is None and (state.texts or state.clusters or state.brand_posts or state.pending):
-            memory = _pack(self._memory_doc(state))
+            memory = pack(self._memory_doc(state))
         return {
             "v": self.STATE_VERSION,
             "memory": memory,
@@ -437,10 +394,10 @@ class ReturningComplainantDetector:
             ci = chans.get(key)
             if ci is None:
                 ci = chans[key] = len(chans)
-            rows.append([t.mention_id, ci, t.author_id, t.url, t.text, t.negative, _enc_time(t.at, 1_000_000 * t.kept),
+            rows.append([t.mention_id, ci, t.author_id, t.url, t.text, t.negative, enc_time(t.at, 1_000_000 * t.kept),
                          t.kept])  # fmt: skip
         texts = [list(col) for col in zip(*rows, strict=True)] if rows else [[] for _ in range(8)]
-        texts[7] = _deltas(texts[7])
+        texts[7] = deltas(texts[7])
         pending = list(state.pending.items())
         return {
             "channels": [list(k) for k in chans],
@@ -448,8 +405,12 @@ class ReturningComplainantDetector:
             "clusters": [c.to_json(state.texts) for c in state.clusters.values()],
             # the order the watched complaints were indexed in: replayed on load, it rebuilds the same index
             "index": list(state.index.items),
-            "brand_posts": [list(state.brand_posts), _deltas(list(state.brand_posts.values()))],
-            "pending": [[k for k, _ in pending], [v[0] for _, v in pending], _deltas([v[1] for _, v in pending])],
+            "brand_posts": [list(state.brand_posts), deltas(list(state.brand_posts.values()))],
+            "pending": [
+                [k for k, _ in pending],
+                [v[0] for _, v in pending],
+                deltas([v[1] for _, v in pending]),
+            ],
         }
 
     def load_state(self, data: dict[str, Any]) -> ReturningComplainantState:
@@ -460,7 +421,7 @@ class ReturningComplainantDetector:
             st = self.new_state()
             st.tick = int(data["tick"])
             if data["next_sweep"] is not None:
-                st.next_sweep = _dt(float(data["next_sweep"]))
+                st.next_sweep = utc(float(data["next_sweep"]))
             if data["memory"] is not None and not isinstance(data["memory"], str):
                 raise ValueError("memory is not a packed string")
             st.open = OrderedDict.fromkeys(map(str, data["open"]))
@@ -483,7 +444,7 @@ class ReturningComplainantDetector:
         if packed is not None:
             state.packed = None
             try:
-                self._load_memory(state, _unpack(packed))
+                self._load_memory(state, unpack(packed))
             except (KeyError, TypeError, ValueError, IndexError, zlib.error) as exc:
                 raise ValueError(f"returning_complainant memory does not load: {exc}") from None
             self._settle_load(state)
@@ -503,11 +464,11 @@ class ReturningComplainantDetector:
         cols = mem["texts"]
         if len(cols) != 8:
             raise ValueError("bad text columns")
-        cols[7] = _undeltas(cols[7])
+        cols[7] = undeltas(cols[7])
         for mid, ci, author, url, text, neg, at, kept in zip(*cols, strict=True):
             platform, channel = chans[ci]
             st.texts[str(mid)] = _Text(
-                str(mid), platform, channel, str(author), url, str(text), float(neg), _dec_time(at, 1_000_000 * kept),
+                str(mid), platform, channel, str(author), url, str(text), float(neg), dec_time(at, 1_000_000 * kept),
                 kept,
             )  # fmt: skip
         for row in mem["clusters"]:
@@ -530,9 +491,9 @@ class ReturningComplainantDetector:
                 st.sets.pop(gone, None)
                 st.grams.pop(gone, None)
         ids, kept = mem["brand_posts"]
-        st.brand_posts = OrderedDict(zip(map(str, ids), _undeltas(kept), strict=True))
+        st.brand_posts = OrderedDict(zip(map(str, ids), undeltas(kept), strict=True))
         ids, ats, kept = mem["pending"]
-        st.pending = OrderedDict((str(k), [float(a), b]) for k, a, b in zip(ids, ats, _undeltas(kept), strict=True))
+        st.pending = OrderedDict((str(k), [float(a), b]) for k, a, b in zip(ids, ats, undeltas(kept), strict=True))
 
     def _trim(self, state: ReturningComplainantState) -> None:
         s = self.settings
@@ -806,7 +767,7 @@ class ReturningComplainantDetector:
         first = cluster.removed[0]
         episode, status = trigger(
             cluster.episode,
-            now=_dt(at),
+            now=utc(at),
             kind=_KIND,
             brand=brand.name,
             channel=first.channel,
@@ -822,7 +783,7 @@ class ReturningComplainantDetector:
         while len(state.open) > self.settings.max_incidents:
             oldest = state.clusters[next(iter(state.open))]
             assert oldest.episode is not None
-            status = resolve_now(oldest.episode, now=_dt(at))
+            status = resolve_now(oldest.episode, now=utc(at))
             msg = (
                 f"{brand.name} has more than {self.settings.max_incidents} returning complaints open at once; "
                 "RepWatch closes the oldest to stay bounded. Treat them as one campaign and answer it publicly."
@@ -858,10 +819,10 @@ class ReturningComplainantDetector:
             ep = cluster.episode
             assert ep is not None and cluster.last_return is not None
             # calm since the last return, so the resolution time does not depend on sweep timing
-            ep.calm_since = ep.calm_since or _dt(cluster.last_return)
-            status = calm(ep, now=_dt(cluster.last_return + self._quiet), policy=self._policy)
+            ep.calm_since = ep.calm_since or utc(cluster.last_return)
+            status = calm(ep, now=utc(cluster.last_return + self._quiet), policy=self._policy)
             if status is None:  # cannot happen with calm_since set above; keep the page closable
-                status = resolve_now(ep, now=_dt(now))
+                status = resolve_now(ep, now=utc(now))
             alerts.append(self._alert(cluster, status, brand, self._resolved_message(cluster)))
             self._closed(state, cluster)
 
@@ -903,8 +864,8 @@ class ReturningComplainantDetector:
         alert = to_alert(
             ep,
             status,
-            window_start=_dt(min(first.when, last_at)),
-            window_end=_dt(max(first.when, last_at)),
+            window_start=utc(min(first.when, last_at)),
+            window_end=utc(max(first.when, last_at)),
             evidence=evidence,
             message=message,
         )

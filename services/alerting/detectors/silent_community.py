@@ -35,7 +35,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import heapq
-import json
 import zlib
 from collections import deque
 from dataclasses import dataclass, field
@@ -45,6 +44,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from services.alerting.incidents import Episode, EpisodePolicy, forgettable, resolve_now, to_alert, trigger
+from services.alerting.packing import pack, unpack, utc
 from services.alerting.types import BrandView, DetectorSettings, Observation
 from shared.brands import BrandConfig
 from shared.schemas import (
@@ -155,20 +155,6 @@ def _id_hash(event_id: str) -> int:
     return int.from_bytes(hashlib.blake2b(event_id.encode("utf-8", "surrogatepass"), digest_size=_HASH_BYTES).digest())
 
 
-def _pack(obj: Any) -> str:
-    """Bulky JSON-safe data as one string: UTF-8 JSON (text not \\u-escaped), zlib, base64."""
-    raw = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return base64.b64encode(zlib.compress(raw.encode("utf-8", "surrogatepass"), 6)).decode("ascii")
-
-
-def _unpack(blob: str) -> Any:
-    return json.loads(zlib.decompress(base64.b64decode(blob, validate=True)))
-
-
-def _dt(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, _UTC)
-
-
 def _display(platform: str, channel: str) -> str:
     return channel if channel.startswith(f"{platform}:") else f"{platform}:{channel}"
 
@@ -276,7 +262,7 @@ class SilentCommunityDetector:
             if open_:
                 now = obs.watermark.timestamp()
                 if t + self._silent > now:
-                    out.append(self._alert(ch, resolve_now(ep, now=_dt(now)), now))
+                    out.append(self._alert(ch, resolve_now(ep, now=utc(now)), now))
                     open_ = False
             ch.since = t
             if not open_:
@@ -312,11 +298,11 @@ class SilentCommunityDetector:
         ch.queued = due
         heapq.heappush(state.heap, (due, ck))
         if state.heap[0][0] == due:
-            state.due = _dt(due)
+            state.due = utc(due)
 
     @staticmethod
     def _retop(state: SilentCommunityState) -> None:
-        state.due = _dt(state.heap[0][0]) if state.heap else None
+        state.due = utc(state.heap[0][0]) if state.heap else None
 
     def _next(self, ch: _Channel) -> tuple[float, str] | None:
         """The channel's real next timer: when and what."""
@@ -347,13 +333,13 @@ class SilentCommunityDetector:
             if action == _FORGET:
                 ep = ch.episode
                 if ep is not None and ep.is_open:
-                    status = resolve_now(ep, now=_dt(now))
+                    status = resolve_now(ep, now=utc(now))
                     out.append(self._alert(ch, status, now, forgotten=True))
                 del state.channels[ck]
                 continue
             people = bool(ch.mentions)
             if action == _FIRE:
-                if ch.episode is not None and forgettable(ch.episode, now=_dt(due), policy=self._policy):
+                if ch.episode is not None and forgettable(ch.episode, now=utc(due), policy=self._policy):
                     ch.episode = None
                 # after a long jump in time the escalation may be due already: one alert at its level, not two
                 if self._critical is not None and ch.since + self._critical <= now:
@@ -366,7 +352,7 @@ class SilentCommunityDetector:
             # the incident starts at the due time, whenever the clock happened to be looked at
             ep, status = trigger(
                 old,
-                now=_dt(due),
+                now=utc(due),
                 kind=AlertKind.SILENT_COMMUNITY,
                 brand=brand,
                 channel=ch.channel,
@@ -405,7 +391,7 @@ class SilentCommunityDetector:
                 channel=ch.channel,
                 url=url,
                 author_id=author,
-                occurred_at=_dt(at),
+                occurred_at=utc(at),
                 text=text,
                 negative=neg,
                 role=role,
@@ -451,7 +437,14 @@ class SilentCommunityDetector:
                     f"{ep.brand} has not posted or replied in {where} {span}, and nobody else wrote there either. "
                     "Post an update to keep the community alive, or stop listing it."
                 )
-        return to_alert(ep, status, window_start=_dt(ch.since), window_end=_dt(now), evidence=evidence, message=message)
+        return to_alert(
+            ep,
+            status,
+            window_start=utc(ch.since),
+            window_end=utc(now),
+            evidence=evidence,
+            message=message,
+        )
 
     # --- state --------------------------------------------------------------------------------------------------
 
@@ -461,7 +454,7 @@ class SilentCommunityDetector:
             mentions, recent = state.packed
         else:
             mentions = (
-                _pack(
+                pack(
                     [
                         [
                             sorted(ch.authors),
@@ -539,7 +532,7 @@ class SilentCommunityDetector:
         state.packed = None
         mentions, recent = packed
         try:
-            rows = _unpack(mentions) if mentions is not None else []
+            rows = unpack(mentions) if mentions is not None else []
             if len(rows) != len(state.channels):
                 raise ValueError("mentions do not match the channels")
             for ch, (names, last_post, examples) in zip(state.channels.values(), rows, strict=True):

@@ -42,9 +42,7 @@ the document as it came, decoding it when the brand is next touched
 
 from __future__ import annotations
 
-import base64
 import heapq
-import json
 import math
 import zlib
 from collections import OrderedDict
@@ -55,6 +53,7 @@ from typing import Any, ClassVar
 from pydantic import Field, model_validator
 
 from services.alerting.incidents import Episode, EpisodePolicy, resolve_now, to_alert, trigger
+from services.alerting.packing import dec_times, deltas, enc_times, pack, undeltas, unpack, utc
 from services.alerting.types import BrandView, DetectorSettings, Observation
 from shared.schemas import (
     Alert,
@@ -279,10 +278,6 @@ def _key(platform: str, channel: str) -> str:
     return f"{platform}{_SEP}{channel}"
 
 
-def _dt(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, _UTC)
-
-
 def _display(platform: str, channel: str) -> str:
     return channel if channel.startswith(f"{platform}:") else f"{platform}:{channel}"
 
@@ -314,60 +309,6 @@ def _float_stamp(v: float) -> float:
 
 def _removed_stamp(v: tuple[int, _Pending]) -> float:
     return v[0]
-
-
-def _pack(obj: Any) -> str:
-    """Bulky JSON-safe data as one string: UTF-8 JSON (text not \\u-escaped), zlib, base64."""
-    raw = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return base64.b64encode(zlib.compress(raw.encode("utf-8", "surrogatepass"), 6)).decode("ascii")
-
-
-def _unpack(blob: str) -> Any:
-    return json.loads(zlib.decompress(base64.b64decode(blob, validate=True)))
-
-
-def _enc_times(values: list[float]) -> list[int | float]:
-    """Times as deltas of whole microseconds from the previous one: short, and exact for any
-    ``datetime.timestamp()`` value before 2106. Any other float is kept as it is (JSON tells an
-    int from a float) and does not move the running base."""
-    out: list[int | float] = []
-    last = 0
-    for ts in values:
-        us = round(ts * 1_000_000)
-        if us / 1_000_000 == ts:
-            out.append(us - last)
-            last = us
-        else:
-            out.append(float(ts))
-    return out
-
-
-def _dec_times(values: list[int | float]) -> list[float]:
-    out = []
-    last = 0
-    for v in values:
-        if isinstance(v, int):
-            last += v
-            out.append(last / 1_000_000)
-        else:
-            out.append(float(v))
-    return out
-
-
-def _deltas(values: list[int]) -> list[int]:
-    out, last = [], 0
-    for v in values:
-        out.append(v - last)
-        last = v
-    return out
-
-
-def _undeltas(deltas: list[int]) -> list[int]:
-    out, last = [], 0
-    for d in deltas:
-        last += int(d)
-        out.append(last)
-    return out
 
 
 class UnansweredComplaintDetector:
@@ -719,7 +660,7 @@ class UnansweredComplaintDetector:
         # so its alert_id does not depend on how often the idle policy advances time
         ep, status = trigger(
             old,
-            now=_dt(first),
+            now=utc(first),
             kind=AlertKind.UNANSWERED_COMPLAINT,
             brand=brand,
             channel=ch.channel,
@@ -739,7 +680,7 @@ class UnansweredComplaintDetector:
         """Resolve the episode once nothing is overdue; forget the channel once nothing is left."""
         ep = ch.episode
         if ep is not None and ep.is_open and not ch.overdue:
-            status = resolve_now(ep, now=_dt(now))
+            status = resolve_now(ep, now=utc(now))
             out.append(self._alert(ch, status, now))
             heapq.heappush(state.heap, (ep.resolved_at.timestamp() + self._cooldown, ck, "", _FORGET))
         if ch.empty():
@@ -767,7 +708,7 @@ class UnansweredComplaintDetector:
                 channel=ch.channel,
                 url=p.url,
                 author_id=p.author_id,
-                occurred_at=_dt(p.at),
+                occurred_at=utc(p.at),
                 text=p.text,
                 negative=p.negative,
                 role=role,
@@ -826,8 +767,8 @@ class UnansweredComplaintDetector:
                 f"{ep.brand}: {n} {noun} on {where} {verb} waited over {sla} for an answer "
                 f"(longest {_span(longest)}).{failed} {action}"
             )
-            window_start = _dt(overdue[0].at)
-        return to_alert(ep, status, window_start=window_start, window_end=_dt(now), evidence=evidence, message=message)
+            window_start = utc(overdue[0].at)
+        return to_alert(ep, status, window_start=window_start, window_end=utc(now), evidence=evidence, message=message)
 
     # --- state --------------------------------------------------------------------------------------------------
 
@@ -835,7 +776,7 @@ class UnansweredComplaintDetector:
         channels = list(state.channels.items())
         memory = state.packed  # restored and untouched since: dumped as it came
         if memory is None and (channels or state.replied or state.closed or state.removed):
-            memory = _pack(self._memory_doc(state))
+            memory = pack(self._memory_doc(state))
         return {
             "version": self.STATE_VERSION,
             "clock": state.clock if state.clock != float("-inf") else None,
@@ -869,8 +810,8 @@ class UnansweredComplaintDetector:
         def columns(ps: list[_Pending]) -> list[list[Any]]:
             return [
                 [p.mention_id for p in ps], [p.parent_id for p in ps], [p.author_id for p in ps], [p.url for p in ps],
-                [p.text for p in ps], [p.negative for p in ps], _enc_times([p.at for p in ps]),
-                _enc_times([p.due for p in ps]), [p.stage for p in ps],
+                [p.text for p in ps], [p.negative for p in ps], enc_times([p.at for p in ps]),
+                enc_times([p.due for p in ps]), [p.stage for p in ps],
             ]  # fmt: skip
 
         chans = state.channels.values()
@@ -882,17 +823,17 @@ class UnansweredComplaintDetector:
             "replied": [
                 [ki(ck) for ck, _ in state.replied],
                 [mid for _, mid in state.replied],
-                _enc_times(list(state.replied.values())),
+                enc_times(list(state.replied.values())),
             ],  # fmt: skip
             "closed": [
                 [ki(ck) for ck, _ in state.closed],
                 [mid for _, mid in state.closed],
-                _deltas(list(state.closed.values())),
+                deltas(list(state.closed.values())),
             ],  # fmt: skip
             "removed": [
                 [ki(ck) for (ck, _), _ in removed],
                 [mid for (_, mid), _ in removed],
-                _deltas([at for _, (at, _) in removed]),
+                deltas([at for _, (at, _) in removed]),
                 columns([p for _, (_, p) in removed]),
             ],  # fmt: skip
             "keys": list(keys),
@@ -937,7 +878,7 @@ class UnansweredComplaintDetector:
             return state
         state.packed = None
         try:
-            self._load_memory(state, _unpack(packed))
+            self._load_memory(state, unpack(packed))
         except (KeyError, TypeError, ValueError, IndexError, zlib.error) as exc:
             raise ValueError(f"unanswered_complaint state is malformed: {exc!r}") from None
         # the heap is derived: live entries only (stale ones would be skipped anyway)
@@ -962,16 +903,16 @@ class UnansweredComplaintDetector:
         keys = [str(k) for k in mem["keys"]]
         kis, mids, times = mem["replied"]
         state.replied = OrderedDict(
-            ((keys[k], str(mid)), t) for k, mid, t in zip(kis, mids, _dec_times(times), strict=True)
+            ((keys[k], str(mid)), t) for k, mid, t in zip(kis, mids, dec_times(times), strict=True)
         )
         kis, mids, stamps = mem["closed"]
         state.closed = OrderedDict(
-            ((keys[k], str(mid)), t) for k, mid, t in zip(kis, mids, _undeltas(stamps), strict=True)
+            ((keys[k], str(mid)), t) for k, mid, t in zip(kis, mids, undeltas(stamps), strict=True)
         )
         kis, mids, stamps, removed_cols = mem["removed"]
         state.removed = OrderedDict(
             ((keys[k], str(mid)), (t, p))
-            for k, mid, t, p in zip(kis, mids, _undeltas(stamps), self._pendings(removed_cols), strict=True)
+            for k, mid, t, p in zip(kis, mids, undeltas(stamps), self._pendings(removed_cols), strict=True)
         )
 
     @staticmethod
@@ -980,6 +921,15 @@ class UnansweredComplaintDetector:
         return [
             _Pending(str(mid), parent, str(author), url, str(text), neg, at, due, int(stage))
             for mid, parent, author, url, text, neg, at, due, stage in zip(
-                mids, parents, authors, urls, texts, negs, _dec_times(ats), _dec_times(dues), stages, strict=True
+                mids,
+                parents,
+                authors,
+                urls,
+                texts,
+                negs,
+                dec_times(ats),
+                dec_times(dues),
+                stages,
+                strict=True,
             )
         ]
