@@ -163,6 +163,8 @@ class EmailReceiver(_Receiver):
     to: list[str] = Field(min_length=1)
     username: str | None = None
     password: SecretRef | None = None
+    #: PEM file of the CA that signed the server's certificate (an internal relay); default: the system's
+    ca_file: str | None = None
 
     @model_validator(mode="after")
     def _login_pair(self) -> EmailReceiver:

@@ -79,11 +79,14 @@ SmtpFactory = Callable[[EmailReceiver], smtplib.SMTP]
 
 
 def connect(cfg: EmailReceiver, context: ssl.SSLContext | None = None) -> smtplib.SMTP:
+    if context is None and cfg.security != "none":
+        # certificate and host name always verified; a private CA is trusted only when named
+        context = ssl.create_default_context(cafile=cfg.ca_file)
     if cfg.security == "tls":
         return smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout_s, context=context)
     client = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_s)
     if cfg.security == "starttls":
-        client.starttls(context=context or ssl.create_default_context())
+        client.starttls(context=context)
     return client
 
 

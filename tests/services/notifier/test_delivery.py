@@ -229,6 +229,80 @@ receivers:
     assert parts == ["text/plain", "text/html"]
 
 
+def _self_signed(tmp_path):
+    """A certificate for 127.0.0.1 made by the openssl command line, as an internal relay's CA would."""
+    import subprocess
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return key, cert
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+def test_email_over_verified_tls_with_login(tmp_path, security):
+    """A real SMTP server in-process that demands TLS (STARTTLS on the submission port, or implicit
+    TLS) and a login: the message arrives only over a certificate the receiver verified, and a
+    wrong password is a permanent failure, not a retry."""
+    import ssl
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    key, cert = _self_signed(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    got, tls_seen = [], []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+            tls_seen.append(session.ssl is not None)
+            got.append(envelope)
+            return "250 OK"
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (b"repwatch", b"s3cret")
+        return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 235 or 535 itself
+
+    (port,) = free_ports(1)
+    # implicit TLS: the listening socket speaks only TLS (aiosmtpd does not count it as a TLS
+    # session for auth_require_tls, so that check is left to the socket)
+    opts = (
+        {"tls_context": server_tls, "require_starttls": True}
+        if security == "starttls"
+        else {"ssl_context": server_tls, "auth_require_tls": False}
+    )
+    ctl = Controller(
+        Handler(), hostname="127.0.0.1", port=port, authenticator=authenticator, auth_required=True, **opts
+    )
+    ctl.start()
+    try:
+        results = {}
+        for password in ("s3cret", "wrong"):
+            proc = make(
+                f"""
+receivers:
+  mail: {{type: email, host: 127.0.0.1, port: {port}, security: {security}, ca_file: "{cert}", sender: r@x.org,
+          to: [pr@x.org], username: repwatch, password: {{env: SMTP_PW}}, max_tries: 1}}
+""",
+                {"SMTP_PW": password},
+            )
+            proc([rec(alert())])
+            results[password] = drain_until(proc, lambda r: len(r.outputs) == 1)
+            proc.on_stop()
+    finally:
+        ctl.stop()
+    assert len(got) == 1
+    if security == "starttls":
+        assert tls_seen == [True]  # the message itself went over the upgraded connection
+    assert not results["s3cret"].dead_letters
+    (dl,) = results["wrong"].dead_letters
+    assert dl.reason == "delivery_failed" and "smtp_auth_failed" in dl.error
+
+
 def test_replays_and_redeliveries_reach_nobody_twice(servers):
     hook = servers(lambda s, n: (200, {}, b""))
     routes = f'receivers: {{h: {{type: webhook, url: "{hook.url}", secret: {{env: HOOK}}}}}}'
