@@ -10,9 +10,13 @@ time compression needs (SLA 2 minutes, silence after 3, ...) are in the brands
 file the scenario writes, which the alerting worker reads as
 ``REPWATCH_BRANDS_FILE``. The notifier delivers every alert to a webhook receiver
 inside the demo, which checks each request's Standard Webhooks signature the way
-a receiving team would (:mod:`shared.standard_webhooks`). The view shows counts
-per stage, which kinds fired so far, the alerts as they come and what the webhook
-received. Ctrl-C stops everything in order (ingest, workers, broker) and leaves
+a receiving team would (:mod:`shared.standard_webhooks`). ``repwatch receive`` runs
+as one more stage, with VK and Facebook credentials the demo generates, and the demo
+plays the platforms: it posts a handful of real-shaped, signed webhooks for acme's VK
+community and Facebook Page (:mod:`devtools.demo_pushes`, one a deletion) that flow
+into the pipeline with the simulated stream. The view shows counts per stage, which
+kinds fired so far, the alerts as they come, what the webhook received and what the
+receiver accepted. Ctrl-C stops everything in order (ingest, workers, broker) and leaves
 no process.
 """
 
@@ -36,6 +40,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from devtools import demo_pushes
 from devtools.feed import write_brands_file
 from devtools.procs import free_ports, spawn, stop_process
 from shared import standard_webhooks
@@ -69,6 +74,8 @@ def scrape(port: int) -> dict[str, float] | None:
                 key += ":" + s.labels["label"]
             elif "reason" in s.labels:
                 key += ":dead"
+            elif "event_type" in s.labels:
+                key += ":" + s.labels["event_type"]
             elif s.name.endswith("_total") and "topic" in s.labels:
                 key += ":" + s.labels["topic"].rsplit(".", 1)[-1]
             out[key] = out.get(key, 0.0) + s.value
@@ -154,6 +161,69 @@ class DemoWebhook:
 SECRET_ENV = "REPWATCH_DEMO_WEBHOOK_SECRET"
 
 
+class DemoPlatforms:
+    """VK and Meta for the demo: post :mod:`devtools.demo_pushes`' requests to the receiver
+    when the live clock reaches each, retrying a refused one the way the platforms do
+    (they retry until they get their answer), and note each answer for the view."""
+
+    #: attempts per request (a second apart) before it counts as failed
+    ATTEMPTS = 30
+
+    def __init__(self, port: int, metrics_port: int, live_start: datetime, stop: threading.Event) -> None:
+        self.credentials = demo_pushes.Credentials.generate()
+        self.base = f"http://127.0.0.1:{port}"
+        self._metrics_port = metrics_port
+        self._live_start = live_start
+        self._stop = stop
+        self.requests = [
+            *demo_pushes.handshakes(self.credentials),
+            *demo_pushes.story(self.credentials, live_start),
+        ]
+        self.sent = 0
+        self.failed = 0
+        self.last: deque[str] = deque(maxlen=4)
+        self._lock = threading.Lock()
+        threading.Thread(target=self._run, daemon=True, name="platforms").start()
+
+    def _ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self._metrics_port}/readyz", timeout=1) as resp:
+                return resp.status == 200
+        except OSError:
+            return False
+
+    def _run(self) -> None:
+        while not self._ready():
+            if self._stop.wait(0.5):
+                return
+        for req in self.requests:
+            due = (self._live_start + timedelta(seconds=req.at) - datetime.now(timezone.utc)).total_seconds()
+            if due > 0 and self._stop.wait(due):
+                return
+            answer = self._post(req)
+            with self._lock:
+                if answer is None:
+                    self.failed += 1
+                else:
+                    self.sent += 1
+                self.last.appendleft(f"{datetime.now():%H:%M:%S} {req.label} -> {answer or 'no answer'}")
+
+    def _post(self, req: demo_pushes.PushRequest) -> str | None:
+        url = f"{self.base}{req.path}" + (f"?{req.query}" if req.query else "")
+        for _ in range(self.ATTEMPTS):
+            request = urllib.request.Request(url, data=req.body or None, method=req.method, headers=dict(req.headers))
+            try:
+                with urllib.request.urlopen(request, timeout=10) as resp:
+                    body = resp.read()
+                if req.expect is None or body == req.expect:
+                    return f"{resp.status} {body.decode(errors='replace')[:20]}"
+            except OSError:  # a 503 (Kafka busy), a refused connection: the platform tries again
+                pass
+            if self._stop.wait(1.0):
+                return None
+        return None
+
+
 class Demo:
     def __init__(self, seed: int) -> None:
         self.seed = seed
@@ -173,6 +243,7 @@ class Demo:
         self.warning: str | None = None
         self.model = ""
         self.webhook: DemoWebhook | None = None
+        self.platforms: DemoPlatforms | None = None
         self.started = time.monotonic()
 
     def say(self, msg: str) -> None:
@@ -194,8 +265,9 @@ class Demo:
         # The demo cannot wait an hour for an SLA or a week for a silence: the scenario's
         # brands file carries per-brand detector settings in minutes (DEMO_DETECTORS).
         brands_file = write_brands_file(self.scenario, self.workdir / "brands.yaml")
-        ports = free_ports(5)
+        ports = free_ports(7)
         self.webhook = DemoWebhook(ports.pop())
+        receiver_port = ports.pop()
         routes_file = self.webhook.routes_file(self.workdir / "routes.yaml")
         base_env = {
             **os.environ,
@@ -215,6 +287,13 @@ class Demo:
             "PYTHONUNBUFFERED": "1",
         }
         py = sys.executable
+        stage_ports = dict(zip(("sentiment", "alerting", "notifier", "ingest", "receiver"), ports, strict=True))
+        self.platforms = DemoPlatforms(receiver_port, stage_ports["receiver"], self.live_start, self.stop)
+        receiver_env = {
+            **self.platforms.credentials.receiver_env(),
+            "REPWATCH_RECEIVER_HOST": "127.0.0.1",
+            "REPWATCH_RECEIVER_PORT": str(receiver_port),
+        }
         commands = {
             "sentiment": [py, "-m", "services.sentiment"],
             "alerting": [py, "-m", "services.alerting"],
@@ -223,10 +302,13 @@ class Demo:
                 py, "-m", "devtools.feed", "--scenario", "demo", "--seed", str(self.seed),
                 "--start", self.live_start.isoformat(), "--live",
             ],
+            "receiver": [py, "-m", "services.cli", "receive"],
         }  # fmt: skip
-        for (name, argv), port in zip(commands.items(), ports, strict=True):
+        for name, argv in commands.items():
+            port = stage_ports[name]
             stage = Stage(name, port)
-            env = {**base_env, "REPWATCH_METRICS_PORT": str(port)}
+            # the platforms' credentials only where they are used, as a deployment would mount them
+            env = {**base_env, "REPWATCH_METRICS_PORT": str(port), **(receiver_env if name == "receiver" else {})}
             stage.proc = spawn(argv, env=env, log_path=self.workdir / f"{name}.log")
             self.stages.append(stage)
         self.say(f"workers started; their logs are in {self.workdir}")
@@ -332,6 +414,7 @@ class Demo:
             f"{BOLD}alerts ({self.alert_count}){RESET}" + ("" if self.alerts else f"  {DIM}none yet{RESET}"),
             *self.alerts,
             *self._webhook_lines(),
+            *self._receiver_lines(),
             "",
             f"{DIM}Ctrl-C stops everything. Logs: {self.workdir}{RESET}",
         ]
@@ -361,6 +444,27 @@ class Demo:
             )
             return ["", head, *w.last]
 
+    def _receiver_lines(self) -> list[str]:
+        """What ``repwatch receive`` acknowledged, by event type (its /metrics), and what was posted."""
+        p = self.platforms
+        by = {s.name: s for s in self.stages}
+        if p is None or "receiver" not in by:
+            return []
+        values = by["receiver"].values
+        prefix = "repwatch_receiver_events_total:"
+        kinds = {k.removeprefix(prefix): int(v) for k, v in values.items() if k.startswith(prefix) and v}
+        accepted = sum(kinds.values())
+        refused = int(sum(v for k, v in values.items() if k.startswith("repwatch_receiver_refused_total")))
+        detail = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
+        with p._lock:
+            head = (
+                f"{BOLD}webhooks accepted by the receiver: {accepted}{RESET}"
+                + (f" ({detail})" if detail else "")
+                + f"; refused {refused}; posted as VK/Facebook by the demo: {p.sent}/{len(p.requests)}"
+                + (f", {RED}failed {p.failed}{RESET}" if p.failed else "")
+            )
+            return ["", head, *p.last]
+
     def loop(self, duration: timedelta | None) -> None:
         tty = sys.stdout.isatty()
         deadline = time.monotonic() + duration.total_seconds() if duration else None
@@ -387,7 +491,7 @@ class Demo:
     def shutdown(self) -> None:
         self.stop.set()
         print(f"\n{BOLD}repwatch demo:{RESET} stopping ingest, workers and broker...", flush=True)
-        for name in ("ingest", "sentiment", "alerting", "notifier"):
+        for name in ("ingest", "receiver", "sentiment", "alerting", "notifier"):
             for s in self.stages:
                 if s.name == name:
                     stop_process(s.proc, timeout=20)

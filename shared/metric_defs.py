@@ -278,7 +278,7 @@ RECEIVER_REFUSED = MetricDef(
 RECEIVER_SKIPPED = MetricDef(
     "repwatch_receiver_skipped_total",
     "counter",
-    "Authentic items that carry no mention (service messages, reactions, lookups left to a poller), by reason",
+    "Authentic items that carry no mention (service messages, reactions, unfetched Instagram mentions), by reason",
     ("platform", "reason"),
     exported_by="receiver",
 )

@@ -36,7 +36,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from shared.brands import BrandsFile
-from shared.schemas import Actor, EventType, ScoredMention
+from shared.schemas import Actor, EventType, Platform, ScoredMention
 from simulation.incidents import Incident, Label
 from simulation.incidents.deleted_complaint import AuthorDeletesOwnPost, DeletedComplaint
 from simulation.incidents.deletion_bias import DeletionBias
@@ -83,6 +83,9 @@ class Scenario:
     sla: timedelta = timedelta(minutes=60)
     #: per-brand detector settings for the brands file (none by default: detectors' defaults)
     detectors: dict[str, dict[str, dict[str, object]]] = field(default_factory=dict)
+    #: per-brand owned channels the world itself never posts in, added to the brands file
+    #: (the demo's webhook pushes arrive on these)
+    push_channels: dict[str, dict[Platform, tuple[str, ...]]] = field(default_factory=dict)
 
     @property
     def weeks(self) -> float:
@@ -114,7 +117,16 @@ class Scenario:
         return self.run().stream()
 
     def brands_file(self) -> BrandsFile:
-        return self.world().brands_file(self.detectors)
+        bf = self.world().brands_file(self.detectors)
+        if not self.push_channels:
+            return bf
+        brands = dict(bf.brands)
+        for name, extra in self.push_channels.items():
+            owned = {p: list(chs) for p, chs in brands[name].owned_channels.items()}
+            for platform, channels in extra.items():
+                owned.setdefault(platform, []).extend(c for c in channels if c not in owned.get(platform, ()))
+            brands[name] = brands[name].model_copy(update={"owned_channels": owned})
+        return BrandsFile(brands=brands)
 
 
 # --------------------------------------------------------------------------- laying incidents out
@@ -324,6 +336,19 @@ DEMO_DETECTORS: dict[str, dict[str, dict[str, object]]] = {
 }
 
 
+#: the owned channels the demo's webhook pushes arrive on (``devtools/demo_pushes.py``): a VK
+#: community and a Facebook Page of acme, spelled by their platform ids as a team's brands file
+#: lists them (the connectors know a page only by its id). The simulated world's own channels
+#: (``vk:club_acme``) are names, not ids, so the pushes get channels of their own. Only acme:
+#: its silent_community detector is off, so a channel that hears from a push only now and then
+#: raises no silence alert (globex's would).
+DEMO_PUSH_GROUP_ID = 218000123
+DEMO_PUSH_PAGE_ID = "104000000000123"
+DEMO_PUSH_CHANNELS: dict[str, dict[Platform, tuple[str, ...]]] = {
+    "acme": {Platform.VK: (f"vk:club{DEMO_PUSH_GROUP_ID}",), Platform.FACEBOOK: (f"facebook:{DEMO_PUSH_PAGE_ID}",)},
+}
+
+
 def _afternoon_zone(start: datetime) -> str:
     """A fixed-offset zone where ``start`` falls in the early afternoon (13:00-14:00 local): the
     demo's brands are then at their daily peak and at work, whenever the demo is run."""
@@ -408,7 +433,7 @@ def demo(
     )  # fmt: skip
     return Scenario(
         "demo", seed, live - history, history + timedelta(weeks=weeks), brands, incidents, sla=2 * _M,
-        detectors=DEMO_DETECTORS,
+        detectors=DEMO_DETECTORS, push_channels=DEMO_PUSH_CHANNELS,
     )  # fmt: skip
 
 

@@ -81,6 +81,28 @@ class PollSettings(WorkerSettings):
     poll_controls: int = Field(default=3, ge=1, le=20)
     #: YouTube quota units kept back every day (never spent by the poller)
     poll_quota_reserve: int = Field(default=500, ge=0)
+    #: when a watched comment is looked up again, counted from when it was first seen
+    #: (sooner finds deletions sooner and spends more API calls)
+    poll_recheck_after: str = "10m,30m,2h,6h,24h,72h,7d"
+    #: how soon a lookup that disagrees with the reported state is repeated to confirm it
+    poll_confirm_after: str = "5m"
+
+    def watch_list(self) -> WatchList:
+        """The reconciliation watch-list as configured, or :class:`ConfigError`."""
+        try:
+            schedule = tuple(parse_duration(p) for p in self.poll_recheck_after.split(",") if p.strip())
+            return WatchList(
+                controls=self.poll_controls,
+                max_per_source=self.poll_watch_max,
+                schedule=schedule,
+                confirm_after=parse_duration(self.poll_confirm_after),
+            )
+        except ValueError as exc:
+            raise ConfigError(f"REPWATCH_POLL_RECHECK_AFTER / REPWATCH_POLL_CONFIRM_AFTER: {exc}") from None
+
+
+class ConfigError(ValueError):
+    pass
 
 
 class SourceSpec(BaseModel):
@@ -114,10 +136,6 @@ class SourceSpec(BaseModel):
 class SourcesFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     sources: list[SourceSpec] = Field(default_factory=list)
-
-
-class ConfigError(ValueError):
-    pass
 
 
 def load_sources(path: str) -> list[SourceSpec]:
@@ -428,6 +446,7 @@ def run(settings: PollSettings, env: Mapping[str, str] | None = None) -> int:
     try:
         brands = load_brands(settings.brands_file)
         sources = [bind(s, brands, env) for s in load_sources(settings.poll_sources_file)]
+        watch = settings.watch_list()
     except (ConfigError, BrandsFileError) as exc:
         ctx.metrics_server.stop()
         return fail(f"poll: {exc}", EXIT_CONFIG)
@@ -435,7 +454,6 @@ def run(settings: PollSettings, env: Mapping[str, str] | None = None) -> int:
         ctx.metrics_server.stop()
         return fail("poll: the sources file lists no sources", EXIT_CONFIG)
     topics = settings.topics
-    watch = WatchList(controls=settings.poll_controls, max_per_source=settings.poll_watch_max)
 
     def produce(producer: Producer) -> int:
         ctx.health.set_ready(False, "restoring poll state")

@@ -336,9 +336,16 @@ class Receiver:
             for reason in delivery.skipped:
                 self._metrics.skipped.labels(name, reason).inc()
             for lk in delivery.lookups:
-                # no topic for these yet: the poller that fetches their content will take them
+                # nothing fetches these yet (no topic carries them to a poller, and the Instagram
+                # poller has no mentions lookup; see the README): counted and logged, then dropped
                 self._metrics.skipped.labels(name, LOOKUP_SKIP).inc()
-                log.info("receiver: %s %s on media %s left to a poller", lk.platform.value, lk.kind, lk.media_id)
+                log.info(
+                    "receiver: %s %s on media %s (comment %s) not fetched: no lookup path yet",
+                    lk.platform.value,
+                    lk.kind,
+                    lk.media_id,
+                    lk.comment_id,
+                )
         records = [Outgoing(self._topics.raw, e.brand.encode("utf-8"), e.to_bytes()) for e in events]
         records.extend(Outgoing(self._topics.deadletter, None, d.to_bytes()) for d in dead)
         if records:

@@ -164,10 +164,16 @@ class WatchList:
         controls: int = 3,
         max_per_source: int = 5000,
         max_checks_per_round: int = 50,
+        confirm_after: timedelta = CONFIRM_AFTER,
     ) -> None:
         if confirmations < 2:
             raise ValueError("a removal needs at least two agreeing checks")
+        if not schedule or schedule[0] <= timedelta(0) or list(schedule) != sorted(set(schedule)):
+            raise ValueError("the re-check schedule must be positive and increasing")
+        if confirm_after <= timedelta(0):
+            raise ValueError("the confirmation delay must be positive")
         self.schedule = schedule
+        self.confirm_after = confirm_after
         self.confirmations = confirmations
         self.controls = controls
         self.max_per_source = max_per_source
@@ -288,18 +294,21 @@ class WatchList:
         target = _TARGET[c.verdict]
         if target is not State.VISIBLE and not healthy:
             # "not found" without a control that was found: maybe we cannot see, not gone
-            return replace(e, next_at=now + CONFIRM_AFTER), None
+            return replace(e, next_at=now + self.confirm_after), None
         if target is e.state:
             return self._advance(replace(e, pending=None, streak=0, pending_since=None)), None
         if not healthy:
             # a return to visible is judged by the same rule as a removal
-            return replace(e, next_at=now + CONFIRM_AFTER), None
+            return replace(e, next_at=now + self.confirm_after), None
         if e.pending is target:
             streak, since = e.streak + 1, e.pending_since or now
         else:
             streak, since = 1, now
         if streak < self.confirmations:
-            return replace(e, pending=target, streak=streak, pending_since=since, next_at=now + CONFIRM_AFTER), None
+            return (
+                replace(e, pending=target, streak=streak, pending_since=since, next_at=now + self.confirm_after),
+                None,
+            )
         event = self._event(e, target, since, now)
         moved = replace(e, state=target, pending=None, streak=0, pending_since=None, changes=e.changes + 1)
         return self._advance(moved), event

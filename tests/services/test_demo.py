@@ -48,7 +48,7 @@ def test_demo_runs_the_pipeline_and_cleans_up(lexicon_model_dir):
     assert "broker up at 127.0.0.1:" in out
     workdir = re.search(r"logs are in (\S+)", out).group(1)
     last = out.rsplit("RepWatch — live pipeline", 1)[-1]
-    for stage in ("sentiment", "alerting", "notifier", "ingest"):
+    for stage in ("sentiment", "alerting", "notifier", "ingest", "receiver"):
         row = re.search(rf"^{stage}\s+\S*up\S*\s+(\d+)\s+(\d+)", last, re.M)
         assert row, f"{stage} not up in the last screen:\n{last}"
     produced_by_ingest = int(re.search(r"^ingest\s+\S*up\S*\s+\d+\s+(\d+)", last, re.M).group(1))
@@ -63,6 +63,13 @@ def test_demo_runs_the_pipeline_and_cleans_up(lexicon_model_dir):
         last,
     )
     assert delivered and int(delivered.group(1)) > 0 and delivered.group(2) == "0", last
+    # the demo posted real-shaped, signed VK and Facebook webhooks; the receiver took them,
+    # the author's deletion of their VK question among them (counted from its /metrics)
+    accepted = re.search(r"webhooks accepted by the receiver: \S*?(\d+)\S* \(([^)]*)\); refused (\d+)", last)
+    assert accepted and int(accepted.group(1)) > 0, last
+    by_type = {k: int(n) for k, n in (part.split() for part in accepted.group(2).split(", "))}
+    assert by_type.get("deleted", 0) >= 1 and by_type.get("created", 0) >= 1, last
+    assert accepted.group(3) == "0", last  # every one authentic
     assert "stopped; no process left behind" in out
     assert processes_mentioning(workdir) == []  # the broker JVM ran with its data dir there
     assert not Path(workdir).exists()

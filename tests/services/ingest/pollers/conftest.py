@@ -69,7 +69,8 @@ FAILURES: dict[str, Answer] = {
 @dataclass
 class ApiServer:
     base: str
-    #: path -> answers in order (the last one repeats)
+    #: path (or ``path?name=value``: only requests with that query parameter) -> answers in
+    #: order (the last one repeats)
     routes: dict[str, list[Answer]] = field(default_factory=dict)
     #: (path, query, headers) of every request, in order
     requests: list[tuple[str, dict[str, str], dict[str, str]]] = field(default_factory=list)
@@ -91,10 +92,10 @@ def api() -> Iterator[ApiServer]:
         def do_GET(self) -> None:  # noqa: N802
             srv = state["srv"]
             parts = urlsplit(self.path)
-            srv.requests.append(
-                (parts.path, dict(parse_qsl(parts.query)), {k.lower(): v for k, v in self.headers.items()})
-            )
-            queue = srv.routes.get(parts.path)
+            query = dict(parse_qsl(parts.query))
+            srv.requests.append((parts.path, query, {k.lower(): v for k, v in self.headers.items()}))
+            by_param = (srv.routes.get(f"{parts.path}?{k}={v}") for k, v in query.items())
+            queue = next((q for q in by_param if q), None) or srv.routes.get(parts.path)
             if not queue:
                 self._send(Answer(404, b'{"error": "no route"}'))
                 return

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from services.ingest.poll_main import ConfigError, Poller, SourceSpec, bind
+from services.ingest.poll_main import ConfigError, Poller, PollSettings, SourceSpec, bind
 from services.ingest.poll_state import restore
 from services.ingest.reconcile import WatchList
 from shared.brands import parse_brands
@@ -150,3 +150,13 @@ def test_a_source_off_the_brands_file_is_a_config_error():
         bind(spec, BRANDS, {"T": "token"})
     with pytest.raises(ConfigError, match="credential"):
         bind(SourceSpec(name="y", kind="vk", group_id=123, post_id=1, credential_env="T"), BRANDS, {})
+
+
+def test_the_recheck_schedule_is_a_setting_and_must_increase():
+    watch = PollSettings(poll_recheck_after="2s, 1m,7d", poll_confirm_after="20s").watch_list()
+    assert watch.schedule == (timedelta(seconds=2), timedelta(minutes=1), timedelta(days=7))
+    assert watch.confirm_after == timedelta(seconds=20)
+    assert PollSettings().watch_list().schedule[0] == timedelta(minutes=10)
+    for bad in ({"poll_recheck_after": "1h,10m"}, {"poll_recheck_after": ""}, {"poll_confirm_after": "0s"}):
+        with pytest.raises(ConfigError, match="REPWATCH_POLL_RECHECK_AFTER"):
+            PollSettings(**bad).watch_list()
