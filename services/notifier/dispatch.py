@@ -163,11 +163,13 @@ class TargetQueue:
                 else:
                     keep.append(q)
             self.items = keep
-        if d.ledgered and len(self.items) >= self.max_queued:
-            # Backpressure without blocking anyone else: a receiver that has been away long
-            # enough to queue this many stops taking new work, and each refused delivery is
-            # given up at once, so it is dead-lettered with the alert (nothing lost) and its
-            # record's commit moves on. Memory stays bounded however long the outage.
+        if d.ledgered and len(self.items) >= self.max_queued and self._failing(now):
+            # Backpressure without blocking anyone else: a receiver that is failing (paused by
+            # a retry hint, or its oldest waiting delivery already retried) and has queued this
+            # many stops taking new work; each refused delivery is given up at once, so it is
+            # dead-lettered with the alert (nothing lost) and its record's commit moves on.
+            # Memory stays bounded however long the outage. A healthy receiver working through
+            # a backlog (a restart after a pause) is never refused: it is only busy.
             superseded.append(Completion(d, State.GIVEN_UP, "queue_full", 0))
             return superseded
         if d.ledgered and status == AlertStatus.UPDATED.value and self.update_interval_s > 0:
@@ -176,6 +178,9 @@ class TargetQueue:
                 d.not_before = max(d.not_before, last[0] + self.update_interval_s)
         bisect.insort(self.items, d, key=lambda x: x.seq)
         return superseded
+
+    def _failing(self, now: float) -> bool:
+        return now < self.blocked_until or (bool(self.items) and self.items[0].attempts > 0)
 
     def next_ready(self, now: float) -> tuple[Delivery | None, float | None]:
         """The delivery to attempt now (taken out of the queue), or how long to wait (None: until told)."""

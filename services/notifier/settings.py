@@ -27,7 +27,7 @@ class NotifierSettings(WorkerSettings):
     #: first retry after about this long, doubling up to notifier_retry_max_s (with jitter)
     notifier_retry_base_s: float = Field(default=1.0, gt=0)
     notifier_retry_max_s: float = Field(default=300.0, gt=0)
-    #: deliveries one target may have waiting; beyond, new ones are given up at once (dead-lettered
+    #: deliveries a failing target may have waiting; beyond, new ones are given up at once (dead-lettered
     #: with reason queue_full) so a receiver that is away for hours cannot exhaust memory
     notifier_max_queued_per_target: int = Field(default=10_000, ge=1)
     #: on SIGTERM, how long attempts in flight may take to finish before the worker leaves

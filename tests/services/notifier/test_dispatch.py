@@ -147,15 +147,17 @@ def test_cancel_drops_queued_deliveries_of_given_partitions():
     assert len(q) == 1
 
 
-def test_a_full_queue_gives_new_deliveries_up_at_once_and_keeps_what_it_holds():
+def test_a_full_queue_of_a_failing_receiver_gives_new_deliveries_up_a_busy_one_takes_them():
     q = queue(max_queued=3)
     held = [delivery(aid=c) for c in "abc"]
     for d in held:
         assert q.submit(d, 0.0) == []
-    refused = delivery(aid="d")
-    (done,) = q.submit(refused, 0.0)
+    # healthy and busy (a backlog after a restart): over the cap, still queued
+    assert q.submit(delivery(aid="d"), 0.0) == []
+    # the receiver fails: its oldest delivery goes back to the queue for a retry
+    first, _ = q.next_ready(0.0)
+    assert q.finish(first, Outcome.retry("timeout"), 0.0) is None
+    refused = delivery(aid="e")
+    (done,) = q.submit(refused, 0.1)
     assert (done.delivery, done.state, done.reason, done.tries) == (refused, State.GIVEN_UP, "queue_full", 0)
-    assert q.items == held  # nothing already queued is dropped
-    got, _ = q.next_ready(0.0)  # room again once one is taken
-    assert got is held[0]
-    assert q.submit(delivery(aid="e"), 0.0) == []
+    assert [d.alert_id[0] for d in q.items] == ["a", "b", "c", "d"]  # nothing already queued is dropped
