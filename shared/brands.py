@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.schemas import Platform
+from shared.yaml_model import parse_yaml_model
 
 
 class BrandsFileError(ValueError):
@@ -103,19 +103,9 @@ class BrandsFile(BaseModel):
 
 
 def parse_brands(text: str, source: str = "<brands file>") -> BrandsFile:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise BrandsFileError(f"{source}: not valid YAML: {exc}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise BrandsFileError(f"{source}: expected a mapping with a 'brands' key, got {type(data).__name__}")
-    try:
-        return BrandsFile.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<file>'}: {e['msg']}" for e in exc.errors()[:10])
-        raise BrandsFileError(f"{source}: {problems}") from None
+    return parse_yaml_model(
+        text, BrandsFile, source=source, expected="a mapping with a 'brands' key", error=BrandsFileError
+    )
 
 
 def load_brands(path: str | Path | None) -> BrandsFile:

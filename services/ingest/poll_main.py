@@ -27,8 +27,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.ingest.connectors.meta import channel_spellings as meta_spellings
 from services.ingest.connectors.vk import channel_spellings as vk_spellings
@@ -63,6 +62,7 @@ from shared.metric_defs import (
 )
 from shared.runtime import EXIT_CONFIG, SourceFailed, fail, main_guard, run_producing_worker, start_context
 from shared.schemas import Platform
+from shared.yaml_model import parse_yaml_model
 
 log = logging.getLogger(__name__)
 
@@ -142,14 +142,12 @@ def load_sources(path: str) -> list[SourceSpec]:
     if not path:
         raise ConfigError("no sources file (set REPWATCH_POLL_SOURCES_FILE)")
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        specs = SourcesFile.model_validate(data).sources
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    except ValidationError as exc:
-        raise ConfigError(f"{path}: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
+    specs = parse_yaml_model(
+        text, SourcesFile, source=path, expected="a mapping with a 'sources' list", error=ConfigError
+    ).sources
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise ConfigError(f"{path}: source names must be unique")

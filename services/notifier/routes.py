@@ -34,10 +34,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.schemas import Alert, AlertKind, Severity
+from shared.yaml_model import parse_yaml_model
 
 SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 
@@ -287,26 +287,10 @@ class ResolvedRoutes:
         return self.file.receivers_for(alert)
 
 
-def _problem(e: Any) -> str:
-    loc = ".".join(str(p) for p in e["loc"]) or "<file>"
-    msg = str(e["msg"]).removeprefix("Value error, ")
-    return f"{loc}: {msg}"
-
-
 def parse_routes(text: str, source: str = "<routes file>") -> RoutesFile:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise RoutesFileError(f"{source}: not valid YAML: {exc}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise RoutesFileError(f"{source}: expected a mapping with 'receivers' and 'routes', got {type(data).__name__}")
-    try:
-        return RoutesFile.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(_problem(e) for e in exc.errors()[:10])
-        raise RoutesFileError(f"{source}: {problems}") from None
+    return parse_yaml_model(
+        text, RoutesFile, source=source, expected="a mapping with 'receivers' and 'routes'", error=RoutesFileError
+    )
 
 
 def resolve_secrets(routes: RoutesFile, environ: Mapping[str, str] | None = None) -> ResolvedRoutes:

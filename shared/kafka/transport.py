@@ -367,13 +367,17 @@ class Producer:
             (r.topic, self._producer.send(r.topic, value=r.value, key=r.key, partition=r.partition)) for r in records
         ]
         self._producer.flush(timeout=timeout_s)
-        counts: dict[str, int] = {}
         for topic, fut in futures:
             try:
                 fut.get(timeout=0)
             except Exception as exc:  # noqa: BLE001 - any delivery error is fatal for the batch
                 raise DeliveryFailed(f"Kafka did not acknowledge a record for {topic}: {exc!r}") from exc
-            counts[topic] = counts.get(topic, 0) + 1
+        self._count_produced(records)
+
+    def _count_produced(self, records: Sequence[Outgoing]) -> None:
+        counts: dict[str, int] = {}
+        for r in records:
+            counts[r.topic] = counts.get(r.topic, 0) + 1
         for topic, n in counts.items():
             self._metrics.count_produced(topic, n)
 
@@ -417,13 +421,11 @@ class Producer:
                     if left:
                         return
                     finished = True
-            if not isinstance(result, BaseException):
-                counts: dict[str, int] = {}
-                for r in records:
-                    counts[r.topic] = counts.get(r.topic, 0) + 1
-                for topic, n in counts.items():
-                    self._metrics.count_produced(topic, n)
-            done(result if isinstance(result, BaseException) else None)
+            if isinstance(result, BaseException):
+                done(result)
+                return
+            self._count_produced(records)
+            done(None)
 
         for r in records:
             try:
