@@ -237,18 +237,28 @@ def ensure_topics(settings: WorkerSettings, names: Sequence[str] | None = None) 
 
 
 def topic_partitions(settings: WorkerSettings, topic: str) -> int | None:
-    """How many partitions ``topic`` has (None: it does not exist)."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
-        client_id="repwatch-meta",
-        reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
-        request_timeout_ms=15_000,
-    )
-    try:
-        parts = consumer.partitions_for_topic(topic)
-        return len(parts) if parts else None
-    finally:
-        consumer.close()
+    """How many partitions ``topic`` has (None: it does not exist).
+
+    Workers ask this while starting, so a broker that is away for a moment gets the
+    same start-up budget as everywhere else (KafkaUnavailable after it), not a crash.
+    """
+    deadline = time.monotonic() + settings.kafka_startup_timeout_s
+
+    def read() -> int | None:
+        consumer = KafkaConsumer(
+            bootstrap_servers=settings.bootstrap_servers,
+            client_id="repwatch-meta",
+            bootstrap_timeout_ms=_remaining_ms(deadline),
+            reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
+            request_timeout_ms=15_000,
+        )
+        try:
+            parts = consumer.partitions_for_topic(topic)
+            return len(parts) if parts else None
+        finally:
+            consumer.close()
+
+    return _retry_until(deadline, f"read the partitions of {topic}", settings.kafka_bootstrap, read)
 
 
 def read_changelog(
@@ -472,6 +482,10 @@ class BatchConsumer:
                 # oversized records must reach us so they can be dead-lettered
                 max_partition_fetch_bytes=max(1_048_576, settings.max_record_bytes * 2),
                 allow_auto_create_topics=False,
+                # A group joined before this member's first metadata answer assigns it
+                # nothing ("No partition metadata"), and kafka-python only looks again at
+                # the next metadata refresh: 5 minutes by default, 15 s here.
+                metadata_max_age_ms=15_000,
             ),
         )
         #: ownership changes seen inside poll(), handed to the processor before its next batch
