@@ -33,7 +33,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -151,6 +151,56 @@ class ChaosReport:
         if self.garbage_missing:
             lines.append("  garbage with no dead letter: " + ", ".join(self.garbage_missing[:20]))
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class IncidentAudit:
+    incidents: int
+    never_resolved: int
+    #: alert_ids first emitted while an earlier incident of the same (kind, brand, channel) was open
+    refired: int
+
+
+def audit_incidents(alerts: Sequence) -> IncidentAudit:
+    """What the alerts topic says about incidents (Alert records, any order, duplicates allowed)."""
+    from shared.schemas import AlertKind, AlertStatus
+
+    first: dict[str, object] = {}
+    last: dict[str, object] = {}
+    for a in alerts:
+        if a.alert_id not in first or a.sequence < first[a.alert_id].sequence:
+            first[a.alert_id] = a
+        if a.alert_id not in last or a.sequence >= last[a.alert_id].sequence:
+            last[a.alert_id] = a
+    never_resolved = sum(
+        1 for a in last.values() if a.status is not AlertStatus.RESOLVED and a.kind is not AlertKind.SILENT_COMMUNITY
+    )
+    # Episode kinds have one incident per (kind, brand, channel) at a time: a new
+    # alert_id first emitted while the previous incident was still open is the same
+    # incident fired twice (state lost in a crash). Compared by when each was first
+    # emitted (its first alert's window_end), not by started_at: a detector backdates
+    # the onset of a new wave to the start of its window, which can lie before the
+    # previous incident's resolution without the two being one incident.
+    episodic = {
+        AlertKind.NEGATIVITY_SPIKE,
+        AlertKind.VOLUME_SURGE,
+        AlertKind.UNANSWERED_COMPLAINT,
+        AlertKind.SILENT_COMMUNITY,
+        AlertKind.DELETION_BIAS,
+    }
+    spans: dict[tuple, list[tuple]] = collections.defaultdict(list)
+    for aid, a in first.items():
+        if a.kind not in episodic:
+            continue
+        end = last[aid].window_end if last[aid].status is AlertStatus.RESOLVED else datetime.max.replace(tzinfo=UTC)
+        spans[(a.kind, a.brand, a.channel)].append((a.window_end, end, aid))
+    refired = 0
+    for items in spans.values():
+        items.sort()
+        for (_, end, _), (fired, _, _) in zip(items, items[1:], strict=False):
+            if fired < end:
+                refired += 1
+    return IncidentAudit(len(first), never_resolved, refired)
 
 
 class ChaosRun:
@@ -492,42 +542,10 @@ class ChaosRun:
         self._audit_incidents(parsed_alerts)
 
     def _audit_incidents(self, alerts: list) -> None:
-        from shared.schemas import AlertKind, AlertStatus
-
-        first: dict[str, object] = {}
-        last: dict[str, object] = {}
-        for a in alerts:
-            first.setdefault(a.alert_id, a)
-            if a.alert_id not in last or a.sequence >= last[a.alert_id].sequence:
-                last[a.alert_id] = a
-        self.report.alert_incidents = len(first)
-        self.report.alerts_never_resolved = sum(
-            1
-            for a in last.values()
-            if a.status is not AlertStatus.RESOLVED and a.kind is not AlertKind.SILENT_COMMUNITY
-        )
-        # Episode kinds have one incident per (kind, brand, channel) at a time: two whose
-        # event-time spans overlap are the same incident fired twice (state lost in a crash).
-        episodic = {
-            AlertKind.NEGATIVITY_SPIKE,
-            AlertKind.VOLUME_SURGE,
-            AlertKind.UNANSWERED_COMPLAINT,
-            AlertKind.SILENT_COMMUNITY,
-            AlertKind.DELETION_BIAS,
-        }
-        spans: dict[tuple, list[tuple]] = collections.defaultdict(list)
-        for aid, a in first.items():
-            if a.kind not in episodic:
-                continue
-            end = last[aid].window_end if last[aid].status is AlertStatus.RESOLVED else datetime.max.replace(tzinfo=UTC)
-            spans[(a.kind, a.brand, a.channel)].append((a.started_at or a.window_end, end, aid))
-        refired = 0
-        for items in spans.values():
-            items.sort()
-            for (_, end, _), (start, _, _) in zip(items, items[1:], strict=False):
-                if start < end:
-                    refired += 1
-        self.report.incidents_refired = refired
+        audit = audit_incidents(alerts)
+        self.report.alert_incidents = audit.incidents
+        self.report.alerts_never_resolved = audit.never_resolved
+        self.report.incidents_refired = audit.refired
 
     # -- the run
 
