@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.repwatch-installed
 PYTEST_ARGS ?=
 
-.PHONY: run test unit chaos observability-tools eval-alerts bench-alerting bench-notifier bench-receiver setup kafka-jars model eval bench-sentiment broker-start broker-stop broker-status clean help
+.PHONY: run test unit chaos observability-tools train calibrate eval-alerts bench-alerting bench-notifier bench-receiver setup kafka-jars model eval bench-sentiment broker-start broker-stop broker-status clean help
 
 help:
 	@echo "make run     - start the whole pipeline (embedded Kafka, workers, a simulated stream staging every kind of incident) with a live view"
@@ -14,7 +14,9 @@ help:
 	@echo "make chaos   - seeded crash/rebalance/outage/bad-input runs, then an audit (CHAOS_SEEDS=\"1 2 3\")"
 	@echo "make setup   - venv + pinned packages (done automatically by run/test)"
 	@echo "make model   - build the default multilingual sentiment model offline (done by run/test)"
-	@echo "make eval    - quality per language on the validation sets"
+	@echo "make eval    - quality per language on the validation sets, at the shipped decision rule and at argmax"
+	@echo "make train   - retrain the sentiment adapter (seeded, CPU ~1 h) into TRAIN_OUT (default: the committed one)"
+	@echo "make calibrate - fit the decision rule (temperature, per-language negative thresholds) on the val splits"
 	@echo "make bench-sentiment - engine throughput vs transformers.pipeline()"
 	@echo "make eval-alerts - detection quality per alert kind on simulated weeks with labelled incidents"
 	@echo "make bench-alerting - detector engine and alerting worker throughput, state restore time"
@@ -47,6 +49,18 @@ run: kafka-jars model
 # (../shared/data or REPWATCH_DATA_DIR) for the configured model (REPWATCH_SENTIMENT_MODEL).
 eval: model
 	@$(PY) -m services.sentiment.model_build.evaluate $(EVAL_ARGS)
+
+# The adapter make model merges: seeded LoRA training on UMSAB + extra/ train splits (see
+# services/sentiment/model_build/train.py), then `make calibrate` and `make model` again.
+TRAIN_OUT ?= services/sentiment/model_build/adapter
+train: $(STAMP)
+	@$(PY) -m services.sentiment.model_build.train --out $(TRAIN_OUT) $(TRAIN_ARGS)
+
+# Temperature + per-language negative thresholds for a target negative recall, fitted on the val
+# splits and written into the adapter's manifest; `make model` then puts it into config.json.
+calibrate: model
+	@$(PY) -m services.sentiment.model_build.calibrate --write $(CALIBRATE_ARGS)
+	@$(PY) -m services.sentiment.model_build.assemble
 
 # texts/s of the worker's engine vs transformers.pipeline() defaults, same model and texts.
 bench-sentiment: model

@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from services.sentiment.labels import OURS, LabelMappingError, decide_labels, mapping_matrix
+from services.sentiment.decision import ARGMAX, DecisionRule, DecisionRuleError
+from services.sentiment.labels import OURS, LabelMappingError, mapping_matrix
 from services.sentiment.language import LanguageDetector
 from shared.schemas import Sentiment, SentimentLabel
 
@@ -156,7 +157,10 @@ class EngineOptions:
     max_tokens: int = 128
     #: "auto": bf16 on CUDA and on CPUs with AMX/AVX512-BF16, else fp32
     precision: str = "auto"
-    #: predict negative whenever P(negative) >= this, else the most likely label (None: argmax)
+    #: "shipped": the model's own decision rule (config.json ``repwatch_decision_rule``:
+    #: temperature + per-language negative thresholds), argmax when it has none; "argmax"
+    decision: str = "shipped"
+    #: one negative threshold for every language instead of the rule's own (None: keep them)
     negative_threshold: float | None = None
     #: tokenizer processes feeding the model (None: 0 on CPU, min(8, cores - 1) on GPU)
     tokenizer_processes: int | None = None
@@ -247,7 +251,6 @@ class SentimentEngine:
         self.precision = resolve_precision(opts.precision, self.device)
         self.batch_size = opts.batch_size or (GPU_BATCH_SIZE if self.device.type == "cuda" else CPU_BATCH_SIZE)
         self.max_tokens = opts.max_tokens
-        self.negative_threshold = opts.negative_threshold
         self._languages = languages or LanguageDetector()
         # The default detector also runs in the tokenizer processes (GPU): at ~60 µs a
         # text it would otherwise cap one worker near 17k texts/s on the host.
@@ -280,6 +283,7 @@ class SentimentEngine:
             if opts.text_prefix is not None
             else getattr(self.model.config, "repwatch_text_prefix", "") or ""
         )
+        self.decision_rule = _decision_rule(opts, getattr(self.model.config, "repwatch_decision_rule", None), model)
         # transformers checks a 2-D padding mask with ``mask.all()``, a device sync on
         # every forward pass that stops the host from queueing batch k+1 while the GPU
         # runs batch k. For these architectures (tested equal) the engine hands over
@@ -439,8 +443,9 @@ class SentimentEngine:
 
     # -- the worker's path: labelled Sentiment records
 
-    def labels(self, probs: np.ndarray) -> list[SentimentLabel]:
-        return [OURS[i] for i in decide_labels(probs, self.negative_threshold)]
+    def labels(self, probs: np.ndarray, langs: Sequence[str | None] | None = None) -> list[SentimentLabel]:
+        """Labels under the engine's decision rule, of *calibrated* probabilities."""
+        return [OURS[i] for i in self.decision_rule.decide(probs, langs if langs is not None else [None] * len(probs))]
 
     def score(self, texts: Sequence[str]) -> list[Sentiment]:
         """Sentiment (label, probabilities, language) for each text, aligned with the input."""
@@ -448,7 +453,10 @@ class SentimentEngine:
         probs = self._infer(texts, langs)
         if not (self._pool is not None and self._pool.detects_languages):
             langs = [self._languages.detect(t) if t and not t.isspace() else None for t in texts]
-        labels = self.labels(probs)
+        # The calibrated probabilities are the ones recorded: the rule's thresholds are on
+        # that scale, and so is anyone's own rule over ScoredMention.sentiment.
+        probs = self.decision_rule.calibrate(probs)
+        labels = self.labels(probs, langs)
         return [
             Sentiment(
                 label=label,
@@ -460,6 +468,21 @@ class SentimentEngine:
             )
             for p, label, lang in zip(probs.tolist(), labels, langs, strict=True)
         ]
+
+
+def _decision_rule(opts: EngineOptions, shipped: Any, model: str) -> DecisionRule:
+    """The rule the options ask for, from the model's shipped one (a bad one is a load error)."""
+    if opts.decision not in ("shipped", "argmax"):
+        raise ModelLoadError(f"decision must be 'shipped' or 'argmax', not {opts.decision!r}")
+    rule = ARGMAX
+    if opts.decision == "shipped" and shipped is not None:
+        try:
+            rule = DecisionRule.from_json(shipped)
+        except DecisionRuleError as exc:
+            raise ModelLoadError(f"model {model!r}: config.json repwatch_decision_rule: {exc}") from None
+    if opts.negative_threshold is not None:
+        rule = rule.with_threshold(opts.negative_threshold)
+    return rule
 
 
 MASK_EXPANDABLE_MODEL_TYPES = frozenset({"bert", "roberta", "xlm-roberta"})

@@ -36,6 +36,7 @@ def engine_options(settings: SentimentSettings) -> EngineOptions:
         batch_size=settings.sentiment_batch_size,
         max_tokens=settings.sentiment_max_tokens,
         precision=settings.sentiment_precision,
+        decision=settings.sentiment_decision,
         negative_threshold=settings.sentiment_negative_threshold,
         tokenizer_processes=settings.sentiment_tokenizer_processes,
         label_map=parse_label_map(settings.sentiment_label_map) or None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from shared.config import WorkerSettings
@@ -25,7 +27,10 @@ class SentimentSettings(WorkerSettings):
     sentiment_cpu_threads: int = Field(default=0, ge=0)
     #: auto (bf16 on GPU and on CPUs with AMX/AVX512-BF16, else fp32), fp32, bf16, fp16, int8 (CPU, torchao)
     sentiment_precision: str = "auto"
-    #: call a text negative whenever P(negative) >= this (empty: most likely label)
+    #: shipped: the model's decision rule (calibration + per-language negative thresholds,
+    #: argmax for a model without one); argmax: the most likely label
+    sentiment_decision: Literal["shipped", "argmax"] = "shipped"
+    #: one negative threshold for every language instead of the rule's (empty: the rule's own)
     sentiment_negative_threshold: float | None = Field(default=None, gt=0, le=1)
     #: tokenizer processes feeding the model (empty: 0 on CPU, up to 8 on GPU)
     sentiment_tokenizer_processes: int | None = Field(default=None, ge=0)

@@ -198,6 +198,15 @@ def _build_into(
         metadata={"format": "pt"},
     )
     del state
+    if manifest.get("decision_rule") is not None:
+        # The rule fitted for these weights (calibrate.py) travels with them: the worker
+        # reads it from config.json, so a model directory copied elsewhere keeps its rule.
+        from services.sentiment.decision import DecisionRule, DecisionRuleError
+
+        try:
+            config["repwatch_decision_rule"] = DecisionRule.from_json(manifest["decision_rule"]).to_json()
+        except DecisionRuleError as exc:
+            raise AssembleError(f"adapter manifest: {exc}") from None
     _write_json(target / "config.json", config)
     for name in TOKENIZER_FILES:
         shutil.copyfile(encoder_dir / name, target / name)

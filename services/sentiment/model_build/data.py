@@ -13,6 +13,10 @@ and is read from there each time.
   used for *validation only* (Russian quality), never for training. Only the
   ``positive``/``neutral``/``negative`` rows count; ``speech`` and ``skip``
   are dropped.
+* The extra sets (``extra/<name>/{train,val}.tsv``, header ``text<TAB>label``,
+  labels by name), each with its own licence (see :data:`EXTRA_SETS`): Arabic
+  tweets, Moroccan and Algerian Arabic, Mozambican Portuguese, and Russian
+  with weak labels derived from emotions.
 """
 
 from __future__ import annotations
@@ -24,12 +28,16 @@ from pathlib import Path
 
 __all__ = [
     "DATA_ENV",
+    "EXTRA_SETS",
     "LABEL_NAMES",
     "RUSSIAN",
     "UMSAB_LANGUAGES",
     "DataError",
     "LabelledTexts",
+    "ExtraSet",
+    "LANGUAGE_CODES",
     "default_data_dir",
+    "load_extra",
     "load_rusentitweet",
     "load_split",
     "load_umsab",
@@ -53,6 +61,45 @@ UMSAB_LANGUAGES: tuple[str, ...] = (
 
 RUSSIAN = "russian"
 """Pseudo-language name for RuSentiTweet (validation only)."""
+
+#: ISO 639-1 code of each UMSAB language and of RuSentiTweet: what the worker's language
+#: detector says for such a text, and so the key of a per-language decision threshold
+LANGUAGE_CODES: dict[str, str] = {
+    "arabic": "ar",
+    "english": "en",
+    "french": "fr",
+    "german": "de",
+    "hindi": "hi",
+    "italian": "it",
+    "portuguese": "pt",
+    "spanish": "es",
+    RUSSIAN: "ru",
+}
+
+
+@dataclass(frozen=True)
+class ExtraSet:
+    """One of ``extra/``'s sets: where it comes from matters for weighting and for trust."""
+
+    name: str
+    #: ISO 639-1 code of its language (Moroccan/Algerian Arabic count as Arabic)
+    lang: str
+    domain: str
+    licence: str
+    #: labels derived from something else (emotions), not annotated as sentiment
+    weak_labels: bool = False
+
+
+EXTRA_SETS: dict[str, ExtraSet] = {
+    s.name: s
+    for s in (
+        ExtraSet("arsarcasm-ar", "ar", "tweets", "MIT"),
+        ExtraSet("afrisenti-ary", "ar", "tweets (Moroccan Arabic, mostly Latin script)", "CC BY 4.0"),
+        ExtraSet("afrisenti-arq", "ar", "tweets (Algerian Arabic)", "CC BY 4.0"),
+        ExtraSet("afrisenti-por", "pt", "tweets (Mozambican Portuguese)", "CC BY 4.0"),
+        ExtraSet("cedr-ru", "ru", "tweets, LiveJournal posts, news sentences", "Apache-2.0", weak_labels=True),
+    )
+}
 
 _REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -138,3 +185,25 @@ def load_rusentitweet(data_dir: Path) -> LabelledTexts:
     except (OSError, KeyError, csv.Error) as exc:
         raise DataError(f"cannot read {path}: {exc!r}") from None
     return LabelledTexts("rusentitweet", tuple(texts), tuple(labels))
+
+
+def load_extra(data_dir: Path, name: str, split: str) -> LabelledTexts:
+    """One split of one of ``extra/``'s sets (``train`` or ``val``)."""
+    if split not in ("train", "val"):
+        raise ValueError(f"split must be 'train' or 'val', not {split!r}")
+    if name not in EXTRA_SETS:
+        raise ValueError(f"unknown extra set {name!r}; known: {', '.join(EXTRA_SETS)}")
+    path = Path(data_dir) / "extra" / name / f"{split}.tsv"
+    index = {label: i for i, label in enumerate(LABEL_NAMES)}
+    lines = _read_lines(path)
+    if not lines or lines[0].split("\t") != ["text", "label"]:
+        raise DataError(f"{path}: expected a 'text<TAB>label' header")
+    texts: list[str] = []
+    labels: list[int] = []
+    for n, line in enumerate(lines[1:], start=2):
+        text, sep, label = line.rpartition("\t")
+        if not sep or label not in index:
+            raise DataError(f"{path}:{n}: expected 'text<TAB>negative|neutral|positive'")
+        texts.append(text)
+        labels.append(index[label])
+    return LabelledTexts(f"extra/{name}/{split}", tuple(texts), tuple(labels))

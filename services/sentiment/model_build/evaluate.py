@@ -30,18 +30,23 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from services.sentiment.decision import DecisionRule
+
 from .data import (
+    EXTRA_SETS,
     LABEL_NAMES,
     RUSSIAN,
     UMSAB_LANGUAGES,
     LabelledTexts,
     default_data_dir,
+    load_extra,
     load_rusentitweet,
     load_split,
 )
@@ -50,6 +55,7 @@ __all__ = [
     "DEFAULT_LANGUAGES",
     "DEFAULT_SWEEP",
     "NEGATIVE",
+    "ScoredSet",
     "confusion_matrix",
     "decide",
     "evaluate",
@@ -59,11 +65,14 @@ __all__ = [
     "main",
     "metrics_from_confusion",
     "metrics_from_probs",
+    "rule_metrics",
+    "score_sets",
     "summarize",
 ]
 
 NEGATIVE, NEUTRAL, POSITIVE = 0, 1, 2
-DEFAULT_LANGUAGES: tuple[str, ...] = (*UMSAB_LANGUAGES, RUSSIAN)
+#: every val split there is: the UMSAB languages, RuSentiTweet and the extra sets (by name)
+DEFAULT_LANGUAGES: tuple[str, ...] = (*UMSAB_LANGUAGES, RUSSIAN, *EXTRA_SETS)
 DEFAULT_SWEEP: tuple[float, ...] = (0.25, 0.3, 0.35, 0.4, 0.45)
 
 
@@ -156,13 +165,15 @@ def summarize(per_language: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def load_eval_sets(data_dir: Path, languages: Iterable[str]) -> dict[str, LabelledTexts]:
-    """UMSAB val splits and/or RuSentiTweet (``"russian"``), keyed by language."""
+    """UMSAB val splits, RuSentiTweet (``"russian"``) and/or extra sets' val splits, keyed by name."""
     sets: dict[str, LabelledTexts] = {}
     for lang in languages:
         if lang == RUSSIAN:
             sets[lang] = load_rusentitweet(data_dir)
         elif lang in UMSAB_LANGUAGES:
             sets[lang] = load_split(data_dir, lang, "val")
+        elif lang in EXTRA_SETS:
+            sets[lang] = load_extra(data_dir, lang, "val")
         else:
             raise ValueError(f"unknown language {lang!r}; known: {', '.join(DEFAULT_LANGUAGES)}")
     return sets
@@ -174,9 +185,7 @@ def metrics_for(
     negative_threshold: float | None = None,
 ) -> dict[str, Any]:
     """Per-language metrics plus the UMSAB average for one decision rule."""
-    per_language = {
-        lang: metrics_from_probs(probs[lang], sets[lang].labels, negative_threshold) for lang in sets
-    }
+    per_language = {lang: metrics_from_probs(probs[lang], sets[lang].labels, negative_threshold) for lang in sets}
     return {
         "negative_threshold": negative_threshold,
         "languages": per_language,
@@ -209,9 +218,13 @@ def evaluate(
     source = str(Path(model_dir).expanduser()) if Path(model_dir).expanduser().exists() else str(model_dir)
     sets = load_eval_sets(Path(data_dir) if data_dir is not None else default_data_dir(), languages)
     opts = EngineOptions(device=device, batch_size=batch_size, max_tokens=max_tokens, precision=precision)
+    from services.sentiment.language import LanguageDetector
+
+    detector = LanguageDetector()
     with SentimentEngine(source, opts) as engine:
         probs = {lang: engine.predict_proba(s.texts).astype(np.float64) for lang, s in sets.items()}
         precision = engine.precision
+        rule = engine.decision_rule
     result: dict[str, Any] = {
         "model": source,
         "precision": precision,
@@ -219,7 +232,72 @@ def evaluate(
         **metrics_for(probs, sets, negative_threshold),
     }
     result["sweep"] = [metrics_for(probs, sets, t) for t in sweep]
+    # The rule the worker applies, with the language the worker would detect for each text.
+    result["shipped_rule"] = {
+        "rule": rule.to_json(),
+        "sets": {
+            name: rule_metrics(
+                ScoredSet(
+                    name,
+                    probs[name],
+                    np.asarray(s.labels, dtype=np.int64),
+                    tuple(detector.detect(t) if t and not t.isspace() else None for t in s.texts),
+                ),
+                rule,
+            )
+            for name, s in sets.items()
+        },
+    }
     return result
+
+
+# --------------------------------------------------------------------------
+# the shipped decision rule, measured as the worker applies it
+
+
+@dataclass(frozen=True)
+class ScoredSet:
+    """One val set as the worker sees it: raw model probabilities and detected languages."""
+
+    name: str
+    probs: np.ndarray
+    labels: np.ndarray
+    langs: tuple[str | None, ...]
+
+    def subset(self, idx: np.ndarray) -> ScoredSet:
+        return ScoredSet(self.name, self.probs[idx], self.labels[idx], tuple(self.langs[i] for i in idx))
+
+
+def score_sets(model: str, sets: Mapping[str, LabelledTexts], precision: str = "fp32") -> list[ScoredSet]:
+    """Raw probabilities (argmax rule, no temperature) and detected languages, as the worker sees them."""
+    from services.sentiment.engine import EngineOptions, SentimentEngine
+    from services.sentiment.language import LanguageDetector
+
+    detector = LanguageDetector()
+    opts = EngineOptions(device="cpu", batch_size=64, precision=precision, decision="argmax", tokenizer_processes=0)
+    out = []
+    with SentimentEngine(model, opts) as engine:
+        for name, s in sets.items():
+            probs = engine.predict_proba(s.texts).astype(np.float64)
+            langs = tuple(detector.detect(t) if t and not t.isspace() else None for t in s.texts)
+            out.append(ScoredSet(name, probs, np.asarray(s.labels, dtype=np.int64), langs))
+    return out
+
+
+def rule_metrics(s: ScoredSet, rule: DecisionRule) -> dict[str, Any]:
+    """Metrics of ``rule`` on one set, with the argmax rule's for comparison."""
+    cal = rule.calibrate(s.probs)
+    shipped = metrics_from_confusion(confusion_matrix(s.labels, rule.decide(cal, s.langs)))
+    argmax = metrics_from_confusion(confusion_matrix(s.labels, np.argmax(s.probs, axis=1)))
+    return {
+        "n": int(len(s.labels)),
+        "macro_f1": shipped["macro_f1"],
+        "negative_recall": shipped["negative_recall"],
+        "negative_precision": shipped["negative_precision"],
+        "argmax_macro_f1": argmax["macro_f1"],
+        "argmax_negative_recall": argmax["negative_recall"],
+        "f1_cost": argmax["macro_f1"] - shipped["macro_f1"],
+    }
 
 
 # --------------------------------------------------------------------------
@@ -247,16 +325,31 @@ def format_table(result: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def format_rule_table(result: dict[str, Any]) -> str:
+    """Per set: negative recall/precision at the shipped rule, and its macro-F1 cost against argmax."""
+    shipped = result.get("shipped_rule") or {}
+    rule = shipped.get("rule") or {}
+    rows = [
+        f"shipped decision rule: temperature {rule.get('temperature')}, per-language negative thresholds "
+        f"{rule.get('thresholds') or '{}'}, fallback {rule.get('fallback')}",
+        f"{'set':<14} {'n':>5} {'negRec':>7} {'negPrec':>8} {'macroF1':>8} {'argmax F1':>10} {'F1 cost':>8}"
+        f" {'argmax negRec':>14}",
+    ]
+    for name, m in (shipped.get("sets") or {}).items():
+        rows.append(
+            f"{name:<14} {m['n']:>5} {100 * m['negative_recall']:>7.1f} {100 * m['negative_precision']:>8.1f} "
+            f"{100 * m['macro_f1']:>8.1f} {100 * m['argmax_macro_f1']:>10.1f} {100 * m['f1_cost']:>8.1f}"
+            f" {100 * m['argmax_negative_recall']:>14.1f}"
+        )
+    return "\n".join(rows)
+
+
 def format_sweep(result: dict[str, Any]) -> str:
     """What each negative threshold trades: negative recall against macro-F1."""
     entries = [metrics_for_summary(result)] + [metrics_for_summary(s) for s in result.get("sweep", [])]
-    rows = [
-        f"{'threshold':<10} {'UMSAB F1':>9} {'UMSAB negRec':>13} {'min F1':>7} {'ru F1':>6} {'ru negRec':>10}"
-    ]
+    rows = [f"{'threshold':<10} {'UMSAB F1':>9} {'UMSAB negRec':>13} {'min F1':>7} {'ru F1':>6} {'ru negRec':>10}"]
     for e in entries:
-        rows.append(
-            f"{e['label']:<10} {e['f1']:>9} {e['neg']:>13} {e['min']:>7} {e['ru_f1']:>6} {e['ru_neg']:>10}"
-        )
+        rows.append(f"{e['label']:<10} {e['f1']:>9} {e['neg']:>13} {e['min']:>7} {e['ru_f1']:>6} {e['ru_neg']:>10}")
     return "\n".join(rows)
 
 
@@ -335,6 +428,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"model: {result['model']} ({result['precision']})")
     print(format_table(result))
+    print()
+    print(format_rule_table(result))
     if result["sweep"]:
         print()
         print("negative-threshold trade-off (figures in %):")

@@ -80,6 +80,55 @@ def test_negative_threshold_trades_labels_towards_negative(lexicon_dir):
     assert eager.score(text)[0].label.value == "negative"
 
 
+def _with_rule(src, dst, rule):
+    """A copy of a model directory whose config.json ships ``rule`` (as assemble.py writes it)."""
+    import shutil
+
+    shutil.copytree(src, dst)
+    config = json.loads((dst / "config.json").read_text())
+    config["repwatch_decision_rule"] = rule
+    (dst / "config.json").write_text(json.dumps(config))
+    return dst
+
+
+def test_shipped_rule_calibrates_and_thresholds_by_detected_language(lexicon_dir, tmp_path):
+    texts = ["Доставка опять опоздала ужас, но спасибо спасибо", "the delivery terrible great great"]
+    plain = SentimentEngine(str(lexicon_dir), EngineOptions(precision="fp32"))
+    raw = plain.predict_proba(texts)
+    assert [s.label.value for s in plain.score(texts)] == ["positive", "positive"]
+    langs = [s.lang for s in plain.score(texts)]
+    assert langs == ["ru", "en"]
+    # Russian threshold just below its calibrated P(negative), English just above
+    from services.sentiment.decision import DecisionRule
+
+    cal = DecisionRule(temperature=2.0).calibrate(raw)
+    rule = {
+        "version": 1,
+        "temperature": 2.0,
+        "thresholds": {"ru": float(cal[0, 0]) * 0.9, "en": float(cal[1, 0]) * 1.1},
+        "fallback": None,
+        "target_recall": 0.8,
+    }
+    model = _with_rule(lexicon_dir, tmp_path / "ruled", rule)
+    shipped = SentimentEngine(str(model), EngineOptions(precision="fp32"))
+    out = shipped.score(texts)
+    assert [s.label.value for s in out] == ["negative", "positive"]
+    # the recorded probabilities are the calibrated ones the thresholds are on
+    assert abs(out[0].negative - cal[0, 0]) < 1e-6 and abs(out[1].positive - cal[1, 2]) < 1e-4
+    assert out[0].negative > raw[0, 0]  # T = 2 made the model less sure of "positive"
+    # REPWATCH_SENTIMENT_DECISION=argmax ignores it; one configured threshold replaces the languages'
+    argmax = SentimentEngine(str(model), EngineOptions(precision="fp32", decision="argmax"))
+    assert [s.label.value for s in argmax.score(texts)] == ["positive", "positive"]
+    one = SentimentEngine(str(model), EngineOptions(precision="fp32", negative_threshold=float(cal[:, 0].min()) * 0.9))
+    assert [s.label.value for s in one.score(texts)] == ["negative", "negative"]
+
+
+def test_a_bad_shipped_rule_is_a_load_error_naming_it(lexicon_dir, tmp_path):
+    model = _with_rule(lexicon_dir, tmp_path / "bad", {"version": 1, "thresholds": {"ru": 7}})
+    with pytest.raises(ModelLoadError, match="repwatch_decision_rule"):
+        SentimentEngine(str(model), EngineOptions(precision="fp32"))
+
+
 def test_tokenizer_processes_give_the_same_results(lexicon_dir, engine):
     texts = [f"the delivery {w} {i}" for i, w in enumerate((NEG + POS + VOCAB) * 4)]
     texts += ["", "Доставка опять опоздала, поддержка молчит", "Shërbimi ishte shumë i mirë, faleminderit", "ok"]

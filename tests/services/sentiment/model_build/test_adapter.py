@@ -231,6 +231,24 @@ def test_assemble_rebuilds_when_the_adapter_changes(tiny: tuple[Path, Path], tmp
     torch.testing.assert_close(load_file(str(out / "model.safetensors"))["classifier.weight"], first + 1.0)
 
 
+def test_the_fitted_decision_rule_travels_into_config_json(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    encoder, adapter = tiny
+    out = asm.assemble(tmp_path / "model", adapter, encoder_dir=encoder)
+    assert "repwatch_decision_rule" not in json.loads((out / "config.json").read_text())
+    tensors, manifest = arch.read_adapter(adapter)
+    rule = {"version": 1, "temperature": 1.4, "thresholds": {"ru": 0.22}, "fallback": 0.3, "target_recall": 0.8}
+    manifest["decision_rule"] = rule
+    arch.write_adapter(adapter, tensors, manifest)
+    assert not asm.is_assembled(out, adapter)  # a new rule is a new model
+    asm.assemble(out, adapter, encoder_dir=encoder)
+    assert json.loads((out / "config.json").read_text())["repwatch_decision_rule"] == rule
+
+    manifest["decision_rule"] = {**rule, "fallback": 3}
+    arch.write_adapter(adapter, tensors, manifest)
+    with pytest.raises(asm.AssembleError, match="fallback"):
+        asm.assemble(out, adapter, encoder_dir=encoder)
+
+
 def test_assemble_refuses_other_encoder_weights(tiny: tuple[Path, Path], tmp_path: Path) -> None:
     encoder, adapter = tiny
     state = load_file(str(encoder / "model.safetensors"))
