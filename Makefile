@@ -5,10 +5,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.repwatch-installed
 PYTEST_ARGS ?=
 
-.PHONY: run test unit chaos observability-tools train calibrate eval-alerts bench-alerting bench-notifier bench-receiver setup kafka-jars model eval bench-sentiment broker-start broker-stop broker-status clean help
+.PHONY: run observe test unit chaos observability-tools train calibrate eval-alerts bench-alerting bench-notifier bench-receiver setup kafka-jars model eval bench-sentiment broker-start broker-stop broker-status clean help
 
 help:
 	@echo "make run     - start the whole pipeline (embedded Kafka, workers, a simulated stream staging every kind of incident) with a live view"
+	@echo "make observe - make run plus Prometheus (with the rules) and Alertmanager scraping it; prints where to look"
 	@echo "make test    - unit and integration tests against a real embedded Kafka broker"
 	@echo "make unit    - only the tests that need no broker"
 	@echo "make chaos   - seeded crash/rebalance/outage/bad-input runs, then an audit (CHAOS_SEEDS=\"1 2 3\")"
@@ -44,6 +45,11 @@ model: $(STAMP)
 
 run: kafka-jars model
 	@$(PY) -m services.cli demo
+
+# The demo plus Prometheus (deploy/prometheus/rules) and Alertmanager (deploy/alertmanager) from
+# Debian's packages, scraping every stage; the notifier also pushes alerts to that Alertmanager.
+observe: kafka-jars model observability-tools
+	@$(PY) -m services.cli demo --observe $(OBSERVE_ARGS)
 
 # Macro-F1, accuracy and negative recall per language on the validation splits
 # (../shared/data or REPWATCH_DATA_DIR) for the configured model (REPWATCH_SENTIMENT_MODEL).

@@ -17,7 +17,9 @@ community and Facebook Page (:mod:`devtools.demo_pushes`, one a deletion) that f
 into the pipeline with the simulated stream. The view shows counts per stage, which
 kinds fired so far, the alerts as they come, what the webhook received and what the
 receiver accepted. Ctrl-C stops everything in order (ingest, workers, broker) and leaves
-no process.
+no process. With ``--observe`` (``make observe``) Prometheus and Alertmanager run beside it
+(:mod:`devtools.observe`), the notifier pushes the alerts to that Alertmanager too, and the
+view says where to look.
 """
 
 from __future__ import annotations
@@ -144,11 +146,13 @@ class DemoWebhook:
         self.url = f"http://127.0.0.1:{port}/repwatch"
         threading.Thread(target=self.server.serve_forever, daemon=True, name="webhook").start()
 
-    def routes_file(self, path: Path) -> Path:
+    def routes_file(self, path: Path, extra: tuple[str, str] | None = None) -> Path:
+        """The demo's routes: every alert to this webhook, and to ``extra`` (name, receiver) when given."""
+        more = f"  {extra[0]}: {extra[1]}\n" if extra else ""
         path.write_text(
             "# every alert to the demo's own webhook receiver (the secret is in the environment)\n"
             f'receivers:\n  demo-webhook: {{type: webhook, url: "{self.url}", secret: {{env: {SECRET_ENV}}}}}\n'
-            "default: [demo-webhook]\n",
+            f"{more}default: [demo-webhook{', ' + extra[0] if extra else ''}]\n",
             encoding="utf-8",
         )
         return path
@@ -225,8 +229,10 @@ class DemoPlatforms:
 
 
 class Demo:
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, observe: bool = False) -> None:
         self.seed = seed
+        self.observe = observe
+        self.observability = None
         self.workdir = Path(tempfile.mkdtemp(prefix="repwatch-demo-"))
         self.alerts: deque[str] = deque(maxlen=12)
         self.alert_count = 0
@@ -268,7 +274,17 @@ class Demo:
         ports = free_ports(7)
         self.webhook = DemoWebhook(ports.pop())
         receiver_port = ports.pop()
-        routes_file = self.webhook.routes_file(self.workdir / "routes.yaml")
+        stage_ports = dict(zip(("sentiment", "alerting", "notifier", "ingest", "receiver"), ports, strict=True))
+        extra_receiver = None
+        if self.observe:
+            from devtools.observe import Observability
+
+            self.say("starting Prometheus (with the rules) and Alertmanager from Debian's packages...")
+            self.observability = Observability(self.workdir, stage_ports).start()
+            extra_receiver = self.observability.routes_receiver()
+            for line in self.observability.where_to_look():
+                self.say(line)
+        routes_file = self.webhook.routes_file(self.workdir / "routes.yaml", extra_receiver)
         base_env = {
             **os.environ,
             "REPWATCH_KAFKA_BOOTSTRAP": self.bootstrap,
@@ -287,7 +303,6 @@ class Demo:
             "PYTHONUNBUFFERED": "1",
         }
         py = sys.executable
-        stage_ports = dict(zip(("sentiment", "alerting", "notifier", "ingest", "receiver"), ports, strict=True))
         self.platforms = DemoPlatforms(receiver_port, stage_ports["receiver"], self.live_start, self.stop)
         receiver_env = {
             **self.platforms.credentials.receiver_env(),
@@ -384,6 +399,8 @@ class Demo:
         ]
         if self.warning:
             lines.append(f"{RED}{BOLD}WARNING: {self.warning}{RESET}")
+        if self.observability is not None:
+            lines += [f"{DIM}{line}{RESET}" for line in self.observability.where_to_look()[:2]]
         lines += [
             "",
             f"{'stage':11}{'status':9}{'consumed':>10}{'produced':>10}{'dead-letter':>13}{'lag':>7}",
@@ -497,6 +514,8 @@ class Demo:
                     stop_process(s.proc, timeout=20)
         if self.webhook is not None:
             self.webhook.close()
+        if self.observability is not None:
+            self.observability.stop()
         if self.broker is not None:
             self.broker.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -508,8 +527,8 @@ def _mmss(seconds: float) -> str:
     return f"{m}:{s:02d}"
 
 
-def run_demo(duration: timedelta | None, seed: int = 0) -> int:
-    demo = Demo(seed=seed)
+def run_demo(duration: timedelta | None, seed: int = 0, observe: bool = False) -> int:
+    demo = Demo(seed=seed, observe=observe)
     # Ctrl-C and SIGTERM both end the view loop; cleanup happens in one place.
     signal.signal(signal.SIGTERM, lambda *_: demo.stop.set())
     signal.signal(signal.SIGINT, lambda *_: demo.stop.set())

@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--duration", type=_duration, help="stop after this long (default: until Ctrl-C)")
     d.add_argument("--seed", type=int, default=0, help="seed of the simulated world")
+    d.add_argument(
+        "--observe", action="store_true", help="also Prometheus (with the rules) and Alertmanager (make observe)"
+    )
     return p
 
 
@@ -138,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         from devtools.demo import run_demo
 
-        return run_demo(duration=args.duration, seed=args.seed)
+        return run_demo(duration=args.duration, seed=args.seed, observe=args.observe)
     raise AssertionError(args.command)
 
 

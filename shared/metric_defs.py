@@ -9,9 +9,12 @@ exist. Workers create their metrics from these definitions in a registry of
 their own (never the global one), so tests can run many workers in a process.
 
 Label values are bounded by construction: worker names, topic names, partition
-numbers, sentiment labels, a fixed language list, reason codes, alert kinds,
-severities and statuses. Never a brand, author, mention or URL: those belong in
-alerts and logs, not in time series.
+numbers, sentiment labels, a fixed language list (:data:`COUNTED_LANGUAGES`, anything
+else is ``other``), platforms, actors, reason codes, alert kinds, severities and
+statuses. A ``brand`` label takes only the brands the brands file lists, every other
+brand is counted as :data:`UNLISTED_BRAND`: the reputation dashboard needs figures
+per brand, and the file (configured by operators) is what bounds them. Never an
+author, mention, channel or URL: those belong in alerts and logs, not in time series.
 """
 
 from __future__ import annotations
@@ -22,6 +25,17 @@ from typing import Literal
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 Kind = Literal["counter", "gauge", "histogram"]
+
+#: the ``brand`` label of every brand the brands file does not list (a leading underscore:
+#: no configured brand name looks like it, and it sorts apart in legends)
+UNLISTED_BRAND = "_unlisted"
+#: languages counted under their own ``lang`` label value; anything else (or none) is ``other``
+COUNTED_LANGUAGES = frozenset("ar de en es fr hi it pt ru sq uk tr pl kk be sr hr bs mk el".split())
+
+
+def lang_label(lang: str | None) -> str:
+    """The bounded ``lang`` label value of a language code."""
+    return lang if lang in COUNTED_LANGUAGES else "other"
 
 
 @dataclass(frozen=True)
@@ -111,16 +125,35 @@ MENTIONS_OBSERVED = MetricDef(
     ("label",),
     exported_by="alerting",
 )
+MENTIONS = MetricDef(
+    "repwatch_mentions_total",
+    "counter",
+    "New mentions (created events) by others than the brand, by brand, platform, detected language and sentiment label",
+    ("brand", "platform", "lang", "label"),
+    exported_by="alerting",
+)
+MENTIONS_REMOVED = MetricDef(
+    "repwatch_mentions_removed_total",
+    "counter",
+    "Mentions deleted or hidden, by brand, platform, event type and actor (author, brand, platform, unknown)",
+    ("brand", "platform", "event_type", "actor"),
+    exported_by="alerting",
+)
 ALERTS = MetricDef(
-    "repwatch_alerts_total", "counter", "Alerts published", ("kind", "severity", "status"), exported_by="alerting"
+    "repwatch_alerts_total",
+    "counter",
+    "Alerts published, by brand, kind, severity and status",
+    ("brand", "kind", "severity", "status"),
+    exported_by="alerting",
 )
 ALERTS_ACTIVE = MetricDef("repwatch_alerts_active", "gauge", "Incidents open now", ("kind",), exported_by="alerting")
 REPLY_SECONDS = MetricDef(
     "repwatch_reply_seconds",
     "histogram",
-    "Time from a complaint or question on an owned channel to the brand's reply (event time)",
-    # one minute to three days: the SLA is an hour, a day is failure
-    buckets=(60, 300, 900, 1800, 3600, 7200, 14400, 43200, 86400, 259200),
+    "Time from a complaint or question on an owned channel to the brand's reply (event time), by brand",
+    ("brand",),
+    # one minute to three days, dense around the default one-hour SLA (a day is failure)
+    buckets=(60, 300, 900, 1800, 2700, 3600, 5400, 7200, 14400, 43200, 86400, 259200),
     exported_by="alerting",
 )
 ALERTING_REPLAYED_SKIPPED = MetricDef(

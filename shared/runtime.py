@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kafka.errors import KafkaError
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, ProcessCollector
 
 from shared.config import WorkerSettings
 from shared.kafka.transport import (
@@ -70,6 +70,9 @@ def start_context(name: str, settings: WorkerSettings) -> WorkerContext:
     """Logging, registry and the metrics/health endpoint, before anything slow happens."""
     configure_logging(settings.log_level, settings.log_format, worker=name)
     registry = CollectorRegistry()
+    # the client's standard process_* series (start time, CPU, resident memory): restarts on the
+    # pipeline-health dashboard, memory per worker for sizing; not RepWatch's own, so not in the catalogue
+    ProcessCollector(registry=registry)
     health = Health()
     server = MetricsServer(registry, health, settings.metrics_host, settings.metrics_port).start()
     log.info("%s: /metrics /healthz /readyz on port %d", name, server.port)

@@ -607,7 +607,11 @@ class AlertEngine:
 
     def take_measurements(self) -> list[tuple[str, float]]:
         """Drain the measurements detectors collected (e.g. ``("reply_seconds", 840.0)``) since the last call."""
-        out: list[tuple[str, float]] = []
+        return [(name, value) for _, name, value in self.take_measurements_by_brand()]
+
+    def take_measurements_by_brand(self) -> list[tuple[str, str, float]]:
+        """As :meth:`take_measurements`, each with its brand (``("acme", "reply_seconds", 840.0)``)."""
+        out: list[tuple[str, str, float]] = []
         for st in self._dirty_measure:
             st.dirty_measure = False
             if st.gone:
@@ -617,9 +621,14 @@ class AlertEngine:
                 if take is not None:
                     got = take(state)
                     if got:
-                        out.extend(got)
+                        out.extend((st.name, name, value) for name, value in got)
         self._dirty_measure = []
         return out
+
+    @property
+    def listed_brands(self) -> frozenset[str]:
+        """The brands the brands file names (what bounds a ``brand`` metric label)."""
+        return frozenset(self._brands_file.brands)
 
 
 class IdlePolicy:

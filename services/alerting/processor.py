@@ -20,7 +20,7 @@ from services.alerting.engine import AlertEngine, FutureEvent, IdlePolicy
 from services.alerting.state_store import encode_state, latest_per_brand
 from shared import metric_defs as M
 from shared.kafka.transport import BatchResult, Outgoing, PartitionEvent, Record, dead_letter, decode_or_dead_letter
-from shared.schemas import Alert, ScoredMention
+from shared.schemas import Alert, EventType, ScoredMention
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +29,14 @@ ChangelogReader = Callable[[list[int]], list[Record]]
 RangeReader = Callable[[int, int, int], list[Record]]
 
 
+_CREATED, _DELETED, _HIDDEN = EventType.CREATED, EventType.DELETED, EventType.HIDDEN
+
+
 class AlertingMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.observed = M.MENTIONS_OBSERVED.create(registry)
+        self.mentions = M.MENTIONS.create(registry)
+        self.removed = M.MENTIONS_REMOVED.create(registry)
         self.alerts = M.ALERTS.create(registry)
         self.active = M.ALERTS_ACTIVE.create(registry)
         self.reply = M.REPLY_SECONDS.create(registry)
@@ -75,6 +80,8 @@ class AlertingProcessor:
         self._monotonic = monotonic or time.monotonic
         self._next_idle = 0.0
         self.metrics = AlertingMetrics(registry)
+        #: brands with a label value of their own; the rest are counted as M.UNLISTED_BRAND
+        self._listed = engine.listed_brands
         #: brand -> input partition it lives on
         self._partition: dict[str, int] = {}
         #: brand -> last input offset folded into its state (snapshots cover up to here)
@@ -98,6 +105,9 @@ class AlertingProcessor:
         result = BatchResult()
         alerted: set[str] = set()
         seen: dict[str, int] = {}
+        #: (brand, platform, lang, label) -> new mentions; (brand, platform, event_type, actor) -> removals
+        mentions: dict[tuple[str, str, str, str], int] = {}
+        removed: dict[tuple[str, str, str, str], int] = {}
         now = self._monotonic()
         self._call_start = {}
         for r in records:
@@ -119,8 +129,20 @@ class AlertingProcessor:
             except FutureEvent as exc:
                 result.dead_letters.append(dead_letter(r, exc.reason, exc.detail, self._worker))
                 continue
-            label = event.sentiment.label.value if event.sentiment else "none"
+            sentiment = event.sentiment
+            label = sentiment.label.value if sentiment else "none"
             seen[label] = seen.get(label, 0) + 1
+            m = event.mention
+            et = m.event_type
+            if et is _CREATED:
+                if not m.author_is_brand:
+                    lang = M.lang_label((sentiment.lang if sentiment else None) or m.lang)
+                    key = (self._brand_label(brand), m.platform.value, lang, label)
+                    mentions[key] = mentions.get(key, 0) + 1
+            elif et is _DELETED or et is _HIDDEN:
+                actor = m.actor.value if m.actor is not None else "unknown"
+                key = (self._brand_label(brand), m.platform.value, et.value, actor)
+                removed[key] = removed.get(key, 0) + 1
             self._fold(brand, r, now)
             if alerts:
                 alerted.add(brand)
@@ -128,10 +150,17 @@ class AlertingProcessor:
         # one counter update per label and batch: labels() per event cost as much as a detector
         for label, n in seen.items():
             self.metrics.observed.labels(label).inc(n)
+        for key, n in mentions.items():
+            self.metrics.mentions.labels(*key).inc(n)
+        for key, n in removed.items():
+            self.metrics.removed.labels(*key).inc(n)
         self._snapshot(alerted | self._due(now), result)
         self._after_batch()
         self._dirty.clear()
         return result
+
+    def _brand_label(self, brand: str) -> str:
+        return brand if brand in self._listed else M.UNLISTED_BRAND
 
     def _fold(self, brand: str, r: Record, now: float) -> None:
         self._partition[brand] = r.partition
@@ -160,7 +189,9 @@ class AlertingProcessor:
             log.warning(
                 "ALERT %s [%s/%s] %s", alert.status.value.upper(), alert.kind.value, alert.severity.value, alert.message
             )
-            self.metrics.alerts.labels(alert.kind.value, alert.severity.value, alert.status.value).inc()
+            self.metrics.alerts.labels(
+                self._brand_label(alert.brand), alert.kind.value, alert.severity.value, alert.status.value
+            ).inc()
             result.outputs.append(Outgoing(self._alerts_topic, alert.brand.encode("utf-8"), alert.to_bytes()))
 
     def _snapshot(self, brands: set[str], result: BatchResult) -> None:
@@ -180,9 +211,14 @@ class AlertingProcessor:
     def _after_batch(self) -> None:
         for kind, n in self._engine.active_counts().items():
             self.metrics.active.labels(kind.value).set(n)
-        for name, value in self._engine.take_measurements():
+        replies: dict[str, list[float]] = {}
+        for brand, name, value in self._engine.take_measurements_by_brand():
             if name == "reply_seconds":
-                self.metrics.reply.observe(value)
+                replies.setdefault(self._brand_label(brand), []).append(value)
+        for label, values in replies.items():
+            child = self.metrics.reply.labels(label)
+            for value in values:
+                child.observe(value)
         self.metrics.brands.set(len(self._partition))
 
     def rollback(self) -> None:

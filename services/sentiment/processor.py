@@ -12,8 +12,9 @@ from shared import metric_defs as M
 from shared.kafka.transport import BatchResult, Outgoing, Record, decode_or_dead_letter
 from shared.schemas import MentionEvent, ScoredMention, Sentiment
 
-#: language label values are bounded: anything else is counted as "other"
-COUNTED_LANGUAGES = frozenset("ar de en es fr hi it pt ru sq uk tr pl kk be sr hr bs mk el".split())
+#: language label values are bounded: anything else is counted as "other" (the alerting worker
+#: counts mentions by language with the same list)
+COUNTED_LANGUAGES = M.COUNTED_LANGUAGES
 
 
 class EngineMetrics:
