@@ -94,7 +94,10 @@ class DecisionRule:
         labels = np.argmax(calibrated, axis=1) if calibrated.size else np.zeros(0, dtype=np.int64)
         if not self.thresholds and self.fallback is None:
             return labels
-        cut = np.array([np.inf if (t := self.threshold_for(lang)) is None else t for lang in langs])
+        fallback = np.inf if self.fallback is None else self.fallback
+        get = self.thresholds.get
+        # one dict look-up per text: the only per-text Python here (~0.3 µs)
+        cut = np.fromiter((get(lang, fallback) for lang in langs), dtype=np.float64, count=len(langs))
         return np.where(calibrated[:, 0] >= cut, 0, labels)
 
     def with_threshold(self, threshold: float | None) -> DecisionRule:

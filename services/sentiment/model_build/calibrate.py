@@ -12,15 +12,16 @@ splits, the rule :mod:`services.sentiment.decision` applies in the worker::
 2. **Temperature**: one T for all languages, minimising the negative
    log-likelihood with every val set weighted equally (golden-section search on
    log T). It changes no argmax.
-3. **Thresholds, per detected language**: for each language the detector reports
-   for at least :data:`MIN_NEGATIVES` negatives of the constraint sets, the
-   threshold on calibrated P(negative) with the best mean macro-F1 among those
-   that give *every* constraint set's texts of that language (with enough
-   negatives) a negative recall of at least ``target + margin``. The margin is
+3. **Thresholds, per detected language**: for each language with val data (at
+   least :data:`MIN_NEGATIVES` negatives among the texts of its own sets that the
+   detector also assigns to it), the threshold on calibrated P(negative) with the
+   best mean macro-F1 among those that give *every* such set a negative recall of
+   at least ``target + margin``. The margin is
    there because the val sets are small (about 108 negatives per UMSAB
    language): a threshold fitted to reach exactly the target would miss it on
    new data about half the time. The **fallback** (other languages, undetected
-   texts) is fitted the same way on the texts no fitted language covers.
+   texts) is fitted the same way on the texts no fitted language covers (those
+   the detector gave another language or none), which is what it will meet.
 4. The figures are reported twice: in-sample (the rule fitted on everything),
    and **cross-fitted**: each set split in two halves, the rule fitted on one
    half scores the other, which estimates what the rule does on unseen texts.
@@ -162,18 +163,26 @@ def fit_rule(
     need = target + margin
     cal = [(s, rule0.calibrate(s.probs)) for s in sets]
     Group = tuple[np.ndarray, np.ndarray, np.ndarray]  # calibrated P(neg), argmax, labels
-    by_lang: dict[str | None, list[Group]] = {}
+    by_lang: dict[str, list[Group]] = {}
+    leftover: list[Group] = []
     for s, c in cal:
+        own = set_language(s.name)
         langs = np.array(["" if x is None else x for x in s.langs])
         for lang in np.unique(langs):
             idx = np.flatnonzero(langs == lang)
-            by_lang.setdefault(lang or None, []).append((c[idx, 0], np.argmax(c[idx], axis=1), s.labels[idx]))
+            group = (c[idx, 0], np.argmax(c[idx], axis=1), s.labels[idx])
+            # A language gets a threshold only from texts of its own sets: Russian tweets the
+            # detector calls Ukrainian or Bulgarian say nothing about Ukrainian. Those texts,
+            # like undetected ones, are what the fallback is fitted on, as they will meet it.
+            if lang and lang == own:
+                by_lang.setdefault(lang, []).append(group)
+            else:
+                leftover.append(group)
     thresholds: dict[str, float] = {}
     report: dict[str, Any] = {}
-    leftover: list[Group] = []
     for lang, groups in by_lang.items():
         negatives = sum(int((g[2] == 0).sum()) for g in groups)
-        if lang is None or negatives < MIN_NEGATIVES:
+        if negatives < MIN_NEGATIVES:
             leftover.extend(groups)
             continue
         # every set with enough of this language's negatives must reach the recall;
@@ -239,6 +248,41 @@ def format_report(figures: Mapping[str, Mapping[str, Any]], held_out: Mapping[st
     return "\n".join(rows)
 
 
+def _model_key(model: str) -> str:
+    """What the saved scores are of: the model directory's weights and config."""
+    import hashlib
+
+    digest = hashlib.sha256(model.encode())
+    for name in ("config.json", "model.safetensors"):
+        f = Path(model) / name
+        if f.is_file():
+            digest.update(f"{name}:{f.stat().st_size}:{f.stat().st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
+def _save_scores(path: Path, scored: Sequence[ScoredSet], key: str) -> None:
+    arrays: dict[str, np.ndarray] = {"model_key": np.array(key)}
+    for s in scored:
+        arrays[f"{s.name}.probs"] = s.probs
+        arrays[f"{s.name}.labels"] = s.labels
+        arrays[f"{s.name}.langs"] = np.array(["" if x is None else x for x in s.langs])
+    np.savez_compressed(path, **arrays)
+
+
+def _load_scores(path: Path, sets: Mapping[str, Any], key: str) -> list[ScoredSet] | None:
+    """Scores saved by an earlier run, if they are of this model and exactly these sets and labels."""
+    with np.load(path, allow_pickle=False) as blob:
+        if "model_key" not in blob or str(blob["model_key"]) != key:
+            return None
+        out = []
+        for name, s in sets.items():
+            if f"{name}.probs" not in blob or list(blob[f"{name}.labels"]) != list(s.labels):
+                return None
+            langs = tuple(x or None for x in blob[f"{name}.langs"].tolist())
+            out.append(ScoredSet(name, blob[f"{name}.probs"], blob[f"{name}.labels"], langs))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     from services.sentiment.defaults import default_model_path
 
@@ -253,6 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--write", action="store_true", help="store the rule in the adapter manifest")
     p.add_argument("--json", type=Path, default=None, help="also write the full result here")
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument(
+        "--scores", type=Path, default=None, help="keep the model's val scores here (.npz) and reuse them next time"
+    )
     a = p.parse_args(argv)
     if a.threads:
         import torch
@@ -260,7 +307,12 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(a.threads)
     names = [n for n in DEFAULT_LANGUAGES if n in (*UMSAB_LANGUAGES, RUSSIAN, *EXTRA_SETS)]
     sets = load_eval_sets(a.data_dir or default_data_dir(), names)
-    scored = score_sets(a.model, sets)
+    key = _model_key(a.model)
+    scored = _load_scores(a.scores, sets, key) if a.scores and a.scores.is_file() else None
+    if scored is None:
+        scored = score_sets(a.model, sets)
+        if a.scores:
+            _save_scores(a.scores, scored, key)
     constraint = constraint_sets([s.name for s in scored])
     rule, how = fit_rule([s for s in scored if s.name in constraint], a.target_recall, a.margin)
     figures = {s.name: rule_metrics(s, rule) for s in scored}

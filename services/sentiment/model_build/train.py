@@ -52,7 +52,10 @@ languages, and RuSentiTweet; 2-core CPU):
   ``--pooling mean`` (:func:`.classifier.mean_pool_layer_state`) stays
   available and tested.
 * LoRA from layer 2 up (r=16, every dense layer), lr 1e-3 (1e-3 vs 5e-4 on
-  the 4-layer pilot: 62.3 vs 61.7), 3 epochs: ~0.6 s/step, ~15 min of training.
+  the 4-layer pilot: 62.3 vs 61.7). 2 epochs of ~22,500 texts (1,534 steps):
+  41 min of training on the shared 2-core machine (0.9 s/step when it had the
+  CPU to itself), so a retrain fits a session; the UMSAB-only adapter before it
+  took 3 epochs, ~15 min.
 * Hindi: its labels carry no signal a model can learn (bag-of-words 4-fold
   CV on Hindi *train* 0.33, frozen-e5 logistic regression 0.34, fine-tuned
   models 0.33-0.37 on val: chance is 0.33), so Hindi val stays at chance

@@ -136,3 +136,12 @@ def test_hindi_and_weak_label_sets_never_set_thresholds():
         "russian",
         "arsarcasm-ar",
     ]
+
+
+def test_a_language_gets_a_threshold_only_from_its_own_sets():
+    ru = _synthetic_set("russian", "ru", 900, 1.0, 8)
+    # a third of the Russian tweets come out "Ukrainian" from the detector
+    langs = tuple("uk" if i % 3 == 0 else "ru" for i in range(900))
+    rule, _ = fit_rule([ScoredSet("russian", ru.probs, ru.labels, langs)], target=0.8, margin=0.0)
+    assert set(rule.thresholds) == {"ru"}  # no "uk" threshold from Russian data
+    assert rule.fallback is not None  # the misdetected ones are what the fallback is fitted on
