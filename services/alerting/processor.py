@@ -137,11 +137,11 @@ class AlertingProcessor:
             if et is _CREATED:
                 if not m.author_is_brand:
                     lang = M.lang_label((sentiment.lang if sentiment else None) or m.lang)
-                    key = (self._brand_label(brand), m.platform.value, lang, label)
+                    key = (brand, m.platform.value, lang, label)
                     mentions[key] = mentions.get(key, 0) + 1
             elif et is _DELETED or et is _HIDDEN:
                 actor = m.actor.value if m.actor is not None else "unknown"
-                key = (self._brand_label(brand), m.platform.value, et.value, actor)
+                key = (brand, m.platform.value, et.value, actor)
                 removed[key] = removed.get(key, 0) + 1
             self._fold(brand, r, now)
             if alerts:
@@ -150,10 +150,11 @@ class AlertingProcessor:
         # one counter update per label and batch: labels() per event cost as much as a detector
         for label, n in seen.items():
             self.metrics.observed.labels(label).inc(n)
-        for key, n in mentions.items():
-            self.metrics.mentions.labels(*key).inc(n)
-        for key, n in removed.items():
-            self.metrics.removed.labels(*key).inc(n)
+        # brands become label values here, once per key and batch, not per event
+        for (brand, *rest), n in mentions.items():
+            self.metrics.mentions.labels(self._brand_label(brand), *rest).inc(n)
+        for (brand, *rest), n in removed.items():
+            self.metrics.removed.labels(self._brand_label(brand), *rest).inc(n)
         self._snapshot(alerted | self._due(now), result)
         self._after_batch()
         self._dirty.clear()

@@ -66,15 +66,6 @@ class DecisionRule:
         if self.fallback is not None:
             _threshold("fallback", self.fallback)
 
-    @property
-    def is_argmax(self) -> bool:
-        return self.temperature == 1.0 and not self.thresholds and self.fallback is None
-
-    def threshold_for(self, lang: str | None) -> float | None:
-        if lang is not None and lang in self.thresholds:
-            return self.thresholds[lang]
-        return self.fallback
-
     def calibrate(self, probs: np.ndarray) -> np.ndarray:
         """(n, 3) probabilities re-scaled by the temperature (rows still sum to 1)."""
         probs = np.asarray(probs, dtype=np.float64)

@@ -93,12 +93,11 @@ def set_language(name: str) -> str | None:
 
 def _nll(sets: Sequence[ScoredSet], temperature: float) -> float:
     """Mean over sets of each set's mean negative log-likelihood (every set weighs the same)."""
+    rule = DecisionRule(temperature=temperature)
     total = 0.0
     for s in sets:
-        z = np.log(np.clip(s.probs, 1e-12, 1.0)) / temperature
-        z -= z.max(axis=1, keepdims=True)
-        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        total += -float(np.mean(logp[np.arange(len(s.labels)), s.labels]))
+        p = rule.calibrate(s.probs)[np.arange(len(s.labels)), s.labels]
+        total += -float(np.mean(np.log(np.clip(p, 1e-12, 1.0))))
     return total / max(1, len(sets))
 
 
@@ -310,7 +309,12 @@ def main(argv: list[str] | None = None) -> int:
     key = _model_key(a.model)
     scored = _load_scores(a.scores, sets, key) if a.scores and a.scores.is_file() else None
     if scored is None:
-        scored = score_sets(a.model, sets)
+        from services.sentiment.engine import EngineOptions, SentimentEngine
+
+        # fp32 and the raw probabilities: the rule is fitted on what the model says
+        opts = EngineOptions(device="cpu", batch_size=64, precision="fp32", decision="argmax", tokenizer_processes=0)
+        with SentimentEngine(a.model, opts) as engine:
+            scored = score_sets(engine, sets)
         if a.scores:
             _save_scores(a.scores, scored, key)
     constraint = constraint_sets([s.name for s in scored])

@@ -218,13 +218,11 @@ def evaluate(
     source = str(Path(model_dir).expanduser()) if Path(model_dir).expanduser().exists() else str(model_dir)
     sets = load_eval_sets(Path(data_dir) if data_dir is not None else default_data_dir(), languages)
     opts = EngineOptions(device=device, batch_size=batch_size, max_tokens=max_tokens, precision=precision)
-    from services.sentiment.language import LanguageDetector
-
-    detector = LanguageDetector()
     with SentimentEngine(source, opts) as engine:
-        probs = {lang: engine.predict_proba(s.texts).astype(np.float64) for lang, s in sets.items()}
+        scored = score_sets(engine, sets)
         precision = engine.precision
         rule = engine.decision_rule
+    probs = {s.name: s.probs for s in scored}
     result: dict[str, Any] = {
         "model": source,
         "precision": precision,
@@ -233,21 +231,7 @@ def evaluate(
     }
     result["sweep"] = [metrics_for(probs, sets, t) for t in sweep]
     # The rule the worker applies, with the language the worker would detect for each text.
-    result["shipped_rule"] = {
-        "rule": rule.to_json(),
-        "sets": {
-            name: rule_metrics(
-                ScoredSet(
-                    name,
-                    probs[name],
-                    np.asarray(s.labels, dtype=np.int64),
-                    tuple(detector.detect(t) if t and not t.isspace() else None for t in s.texts),
-                ),
-                rule,
-            )
-            for name, s in sets.items()
-        },
-    }
+    result["shipped_rule"] = {"rule": rule.to_json(), "sets": {s.name: rule_metrics(s, rule) for s in scored}}
     return result
 
 
@@ -268,20 +252,20 @@ class ScoredSet:
         return ScoredSet(self.name, self.probs[idx], self.labels[idx], tuple(self.langs[i] for i in idx))
 
 
-def score_sets(model: str, sets: Mapping[str, LabelledTexts], precision: str = "fp32") -> list[ScoredSet]:
-    """Raw probabilities (argmax rule, no temperature) and detected languages, as the worker sees them."""
-    from services.sentiment.engine import EngineOptions, SentimentEngine
+def score_sets(engine: Any, sets: Mapping[str, LabelledTexts]) -> list[ScoredSet]:
+    """Raw probabilities (no temperature, no threshold) and detected languages, as the worker sees them."""
     from services.sentiment.language import LanguageDetector
 
-    detector = LanguageDetector()
-    opts = EngineOptions(device="cpu", batch_size=64, precision=precision, decision="argmax", tokenizer_processes=0)
-    out = []
-    with SentimentEngine(model, opts) as engine:
-        for name, s in sets.items():
-            probs = engine.predict_proba(s.texts).astype(np.float64)
-            langs = tuple(detector.detect(t) if t and not t.isspace() else None for t in s.texts)
-            out.append(ScoredSet(name, probs, np.asarray(s.labels, dtype=np.int64), langs))
-    return out
+    detector = LanguageDetector()  # the worker's detector: None for text with too few letters
+    return [
+        ScoredSet(
+            name,
+            engine.predict_proba(s.texts).astype(np.float64),
+            np.asarray(s.labels, dtype=np.int64),
+            tuple(detector.detect(t) for t in s.texts),
+        )
+        for name, s in sets.items()
+    ]
 
 
 def rule_metrics(s: ScoredSet, rule: DecisionRule) -> dict[str, Any]:

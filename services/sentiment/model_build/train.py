@@ -543,15 +543,8 @@ def train(
                 probs = _evaluate_cached(model, val_cache, val_data, start_layer, pad_id)
                 summary = _val_summary(probs, val_data, val_names)
                 per = {lang: round(m["macro_f1"], 4) for lang, m in summary["languages"].items()}
-                score = selection_score(
-                    {
-                        name: (
-                            probs[val_data.langs == val_names.index(name)],
-                            val_data.labels[val_data.langs == val_names.index(name)],
-                        )
-                        for name in select_on
-                    }
-                )
+                rows = {name: val_data.langs == val_names.index(name) for name in select_on}
+                score = selection_score({name: (probs[m], val_data.labels[m]) for name, m in rows.items()})
                 history.append(
                     {
                         "step": step,
