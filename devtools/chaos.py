@@ -260,7 +260,11 @@ class ChaosRun:
                 "REPWATCH_SESSION_TIMEOUT_MS": "6000",
                 "REPWATCH_POLL_TIMEOUT_MS": "200",
                 "REPWATCH_KAFKA_STARTUP_TIMEOUT_S": "60",
+                # The input is weeks old: a quiet brand's clock is paced from its last event at
+                # wall speed (a sentiment kill mid-backlog must not jump it ahead of its queued
+                # events) and jumps to the present after 30 s of quiet, once the input is in
                 "REPWATCH_IDLE_DELAY_S": "5",
+                "REPWATCH_IDLE_JUMP_AFTER_S": "30",
                 "REPWATCH_IDLE_EVERY_S": "1",
                 "REPWATCH_SENTIMENT_MODEL": self._model(),
                 "REPWATCH_SENTIMENT_CPU_THREADS": "1",
@@ -578,7 +582,8 @@ class ChaosRun:
             fed.wait(cfg.duration_s * 4 + 300)
             self._wait_scored(240)
             self._wait_drained(240)
-            self._wait_alerts_settle(quiet_s=20, timeout_s=240)
+            # longer than the idle jump (30 s): the last resolutions come after it
+            self._wait_alerts_settle(quiet_s=45, timeout_s=240)
             self.stop_monitor.set()
             monitor.join(5)
             with self.lock:

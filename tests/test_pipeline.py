@@ -36,11 +36,12 @@ def test_staged_incidents_raise_alerts_that_resolve(pipeline, workers, lexicon_m
     env = pipeline.env(
         REPWATCH_SENTIMENT_MODEL=str(lexicon_model_dir),
         REPWATCH_BRANDS_FILE=str(brands),
-        # Not lower: the idle policy takes a brand quiet this long (wall time) on a caught-up
-        # partition to have nothing more to say. Under load the sentiment worker can pause
-        # longer than 5 s mid-backlog, and a jump then turns the rest of the backlog into late
-        # events that look like a spike (seen once: a false globex spike at 5 s).
-        REPWATCH_IDLE_DELAY_S="30",
+        # The input is an hour old. A quiet brand's clock is paced from its last event at wall
+        # speed, so a sentiment pause mid-backlog (seconds under load) cannot jump it ahead of its
+        # queued events (which would then read as a spike); once the input is in and the brands
+        # have been quiet for a minute, they jump to the present and every episode ends
+        REPWATCH_IDLE_DELAY_S="10",
+        REPWATCH_IDLE_JUMP_AFTER_S="60",
         REPWATCH_IDLE_EVERY_S="1",
     )
     workers.start("sentiment", ["-m", "services.sentiment"], env)

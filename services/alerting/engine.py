@@ -632,26 +632,53 @@ class AlertEngine:
 
 
 class IdlePolicy:
-    """How far a quiet brand's clock may be moved by wall time: to ``wall_now - delay``.
+    """How far a quiet brand's clock may be moved by wall time.
 
     The only place wall time enters alerting, and the caller passes it in (the
     worker its clock, the backtest the input's newest event time). ``delay`` is
     the slack granted to events still in flight: a brand that has been quiet
     longer than that is assumed to have nothing more to say about that time, so
     its SLA and silence timers can fire and quiet incidents can resolve.
+
+    A brand's clock moves no faster than wall time passes after the brand was
+    last heard from: to ``heard_mark + quiet_for - delay``, where ``heard_mark``
+    is its clock when its last event arrived. For a live brand that is wall time
+    minus the delay (its last event was about as old as the pipeline's latency).
+    For a brand whose events were arriving from a backlog (hours behind, scored
+    faster than real time) it is a few seconds past its last event, so a pause
+    upstream (the sentiment worker restarting, a poller retrying) does not jump
+    it ahead of the rest of its backlog, which would then arrive as late events
+    and read as a wave. A brand quiet for ``jump_after`` or longer is taken to
+    have no backlog left (a replayed export that ended) and moves straight to
+    ``wall_now - delay``; a zero ``jump_after`` always does.
     """
 
-    def __init__(self, delay: timedelta = timedelta(minutes=2)) -> None:
+    def __init__(self, delay: timedelta = timedelta(minutes=2), jump_after: timedelta = timedelta(minutes=10)) -> None:
         if delay < timedelta(0):
             raise ValueError(f"idle delay must not be negative, got {delay}")
+        if jump_after < timedelta(0):
+            raise ValueError(f"idle jump_after must not be negative, got {jump_after}")
         self.delay = delay
+        self.jump_after = jump_after
 
     @classmethod
     def from_settings(cls, settings: Any) -> IdlePolicy:
-        return cls(timedelta(seconds=float(getattr(settings, "idle_delay_s", 120.0))))
+        return cls(
+            timedelta(seconds=float(getattr(settings, "idle_delay_s", 120.0))),
+            timedelta(seconds=float(getattr(settings, "idle_jump_after_s", 600.0))),
+        )
 
-    def target(self, wall_now: datetime) -> datetime:
-        return _aware(wall_now, "wall_now") - self.delay
+    def target(
+        self, wall_now: datetime, heard_mark: datetime | None = None, quiet_for: timedelta | None = None
+    ) -> datetime:
+        """Where a quiet brand's clock may go: ``wall_now - delay``, paced from ``heard_mark``
+        (its clock when its last event arrived, ``quiet_for`` ago) unless it was quiet for
+        ``jump_after``. Without ``heard_mark`` (the backtest, whose wall time is event time) the
+        full move."""
+        full = _aware(wall_now, "wall_now") - self.delay
+        if heard_mark is None or quiet_for is None or quiet_for >= self.jump_after:
+            return full
+        return min(full, _aware(heard_mark, "heard_mark") + quiet_for - self.delay)
 
 
 def __getattr__(name: str) -> Any:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from prometheus_client import CollectorRegistry
 
@@ -95,6 +95,9 @@ class AlertingProcessor:
         self._call_start: dict[int, int] = {}
         #: brand -> monotonic time of its last event (the idle policy leaves busy brands alone)
         self._last_seen: dict[str, float] = {}
+        #: brand -> (its _last_seen, its clock then): where the idle policy paces a quiet brand
+        #: from (kept apart because an idle move changes the clock but is not an arrival)
+        self._heard: dict[str, tuple[float, datetime | None]] = {}
         #: brands changed by the call in progress (what rollback restores)
         self._dirty: set[str] = set()
         self._outside_calls_at = 0.0
@@ -296,6 +299,9 @@ class AlertingProcessor:
                 continue
             self._partition[brand] = st.partition
             self._offset[brand] = st.offset
+            # heard from at restore, with the snapshot's clock: the idle policy paces it from
+            # there, as if its last event had just arrived (a restart mid-backlog is a pause too)
+            self._last_seen[brand] = started
         took = self._monotonic() - started
         self.metrics.restore_seconds.observe(took)
         self.metrics.brands.set(len(self._partition))
@@ -305,7 +311,7 @@ class AlertingProcessor:
 
     def _forget(self, brand: str) -> None:
         self._engine.forget(brand)
-        for d in (self._partition, self._offset, self._last_seen, self._dirty_since, self._dirty_at):
+        for d in (self._partition, self._offset, self._last_seen, self._heard, self._dirty_since, self._dirty_at):
             d.pop(brand, None)
 
     # --- time ------------------------------------------------------------------------------------------------
@@ -326,7 +332,6 @@ class AlertingProcessor:
             return result
         self._next_idle = now + self._idle_every_s
         ready = {tp.partition for tp in caught_up}
-        target = self._idle.target(wall_now)
         quiet_after = self._idle.delay.total_seconds()
         moved: set[str] = set()
         oldest: datetime | None = None
@@ -336,7 +341,16 @@ class AlertingProcessor:
             mark = self._engine.watermark(brand)
             if mark is not None and (oldest is None or mark < oldest):
                 oldest = mark
-            if now - self._last_seen.get(brand, 0.0) < quiet_after or (mark is not None and mark >= target):
+            seen_at = self._last_seen.get(brand, 0.0)
+            quiet = now - seen_at
+            if quiet < quiet_after:
+                continue
+            heard = self._heard.get(brand)
+            if heard is None or heard[0] != seen_at:
+                # the first idle look since its last event: its clock is still where that event left it
+                heard = self._heard[brand] = (seen_at, mark)
+            target = self._idle.target(wall_now, heard[1], timedelta(seconds=quiet))
+            if mark is not None and mark >= target:
                 continue
             self._dirty.add(brand)
             alerts = self._engine.advance(brand, target)

@@ -25,6 +25,11 @@ class AlertingSettings(WorkerSettings):
     #: partition has its clock moved to wall time minus this, so SLA and silence
     #: timers fire and quiet incidents resolve; the slack is for events in flight
     idle_delay_s: float = Field(default=30.0, ge=0)
+    #: a quiet brand's clock moves no faster than wall time since its last event arrived
+    #: (so a pause upstream mid-backlog cannot jump it past its own queued events); one
+    #: quiet this long (wall seconds) goes straight to wall time minus the delay, taken to
+    #: have no backlog left (a replayed export that ended). 0: always straight there
+    idle_jump_after_s: float = Field(default=600.0, ge=0)
     #: how often (wall seconds) the idle policy looks at quiet brands; with the delay it
     #: bounds how late an SLA or silence timer of a quiet brand fires (~35 s by default)
     idle_every_s: float = Field(default=5.0, gt=0)

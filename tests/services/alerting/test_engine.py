@@ -785,6 +785,21 @@ def test_idle_policy_target_is_wall_time_minus_delay():
         IdlePolicy().target(datetime(2026, 1, 1))
 
 
+def test_idle_policy_paces_a_brand_from_its_clock_when_last_heard_until_jump_after():
+    idle = IdlePolicy(timedelta(seconds=30), jump_after=minutes(10))
+    heard = T0 - timedelta(hours=3)  # the brand's last event came from a backlog
+    assert idle.target(T0, heard, timedelta(seconds=90)) == heard + timedelta(seconds=60)
+    assert idle.target(T0, heard, minutes(10)) == T0 - timedelta(seconds=30)  # quiet that long: no backlog left
+    live = T0 - timedelta(seconds=2)  # a live brand: the pacing is wall time minus the delay (and latency)
+    assert idle.target(T0 + minutes(5), live, minutes(5)) == live + minutes(5) - timedelta(seconds=30)
+    assert idle.target(T0, None, timedelta(seconds=90)) == T0 - timedelta(seconds=30)  # the backtest's call
+    assert IdlePolicy(jump_after=timedelta(0)).target(T0, heard, timedelta(seconds=1)) == T0 - minutes(2)
+    both = IdlePolicy.from_settings(SimpleNamespace(idle_delay_s=5, idle_jump_after_s=30))
+    assert (both.delay, both.jump_after) == (timedelta(seconds=5), timedelta(seconds=30))
+    with pytest.raises(ValueError):
+        IdlePolicy(jump_after=-minutes(1))
+
+
 def test_idle_policy_advances_quiet_brands_so_timers_fire():
     eng = fake_engine(OWNED)
     idle = IdlePolicy()

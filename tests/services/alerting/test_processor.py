@@ -33,6 +33,7 @@ def make(
     clock: Clock | None = None,
     inputs: list[Record] | None = None,
     snapshot_every_s: float = 0.0,
+    idle: IdlePolicy | None = None,
     **settings,
 ) -> AlertingProcessor:
     """A processor over fakes: ``changelog`` plays alerting.state, ``inputs`` mentions.scored."""
@@ -48,7 +49,7 @@ def make(
         read_changelog=lambda parts: [r for r in log if r.partition in parts],
         read_range=lambda p, start, end: [r for r in topic if r.partition == p and start <= r.offset < end],
         scored_topic=SCORED,
-        idle=IdlePolicy(timedelta(minutes=2)),
+        idle=idle or IdlePolicy(timedelta(minutes=2)),
         idle_every_s=0.0,
         snapshot_every_s=snapshot_every_s,
         monotonic=clock or Clock(),
@@ -111,6 +112,21 @@ def test_restore_then_replay_of_covered_events_changes_nothing():
     got = alerts_of(r1) + alerts_of(replayed)
     assert [(a.alert_id, a.status, a.sequence) for a in got] == [(a.alert_id, a.status, a.sequence) for a in expected]
     assert second.metrics.skipped._value.get() == 30
+
+
+def test_a_restored_brand_is_paced_from_its_snapshot_as_if_just_heard_from():
+    """A restart mid-backlog is a pause too: the restored clock moves at wall speed at first."""
+    clock = Clock()
+    question = scored(mention(1, channel="vk:club_acme", text="Why is my order late again?"), "negative")
+    first = make(clock=clock)
+    changelog = as_changelog(first([rec(question, 0)]))
+    idle = IdlePolicy(timedelta(seconds=30), jump_after=timedelta(minutes=10))
+    second = make(changelog, clock=clock, idle=idle)
+    part = frozenset({TopicPartition(SCORED, 0)})
+    second.on_partitions(PartitionEvent("assigned", part))
+    clock.t += 60
+    second.on_idle(question.mention.occurred_at + timedelta(hours=3), part)
+    assert second._engine.watermark("acme") == question.mention.occurred_at + timedelta(seconds=30)
 
 
 def test_a_snapshot_of_an_older_state_version_is_ignored_and_the_brand_starts_afresh(caplog):
@@ -224,3 +240,45 @@ def test_idle_policy_fires_an_sla_on_a_quiet_caught_up_partition_only():
     fired = alerts_of(proc.on_idle(wall, frozenset({TopicPartition(SCORED, 0)})))
     assert [(a.kind, a.status) for a in fired] == [(AlertKind.UNANSWERED_COMPLAINT, AlertStatus.FIRING)]
     assert datetime.now(timezone.utc) > wall  # the test's wall time is in the past: nothing reads the real clock
+
+
+def test_idle_policy_paces_a_brand_from_its_last_event_so_a_pause_mid_backlog_expires_no_sla():
+    # The brand's events come from a backlog three hours behind wall time. The sentiment worker
+    # pauses for 90 s after the question; the brand's answer is still queued behind the pause.
+    clock = Clock()
+    proc = make(clock=clock, idle=IdlePolicy(timedelta(seconds=30), jump_after=timedelta(minutes=10)))
+    part = frozenset({TopicPartition(SCORED, 0)})
+    post = scored(mention(0, author_id="acme", author_is_brand=True, channel="vk:club_acme", text="News"), "neutral")
+    question = scored(mention(1, channel="vk:club_acme", text="Why is my order late again?"), "negative")
+    asked = question.mention.occurred_at
+    wall = asked + timedelta(hours=3)
+    out = alerts_of(proc([rec(post, 0), rec(question, 1)]))
+    clock.t += 90
+    out += alerts_of(proc.on_idle(wall + timedelta(seconds=90), part))
+    # moved at wall speed from where its last event left it, not to wall time - delay
+    assert proc._engine.watermark("acme") == asked + timedelta(seconds=90 - 30)
+    reply = scored(
+        mention(2, at=asked + timedelta(minutes=50), author_id="acme", author_is_brand=True, parent_id="m1"), "neutral"
+    )
+    out += alerts_of(proc([rec(reply, 2)]))
+    for _ in range(3):  # then the backlog is done and the brand stays quiet past jump_after
+        clock.t += 300
+        out += alerts_of(proc.on_idle(wall + timedelta(seconds=clock.t - 1000), part))
+    assert proc._engine.watermark("acme") >= wall  # it caught up with wall time in the end
+    assert [a for a in out if a.kind is AlertKind.UNANSWERED_COMPLAINT] == []
+
+
+def test_idle_policy_moves_a_brand_quiet_for_jump_after_straight_to_wall_time():
+    clock = Clock()
+    proc = make(clock=clock, idle=IdlePolicy(timedelta(seconds=30), jump_after=timedelta(minutes=10)))
+    part = frozenset({TopicPartition(SCORED, 0)})
+    post = scored(mention(0, author_id="acme", author_is_brand=True, channel="vk:club_acme", text="News"), "neutral")
+    question = scored(mention(1, channel="vk:club_acme", text="Why is my order late again?"), "negative")
+    proc([rec(post, 0), rec(question, 1)])
+    wall = question.mention.occurred_at + timedelta(hours=3)  # an export replayed three hours late
+    clock.t += 599
+    assert alerts_of(proc.on_idle(wall, part)) == []  # paced: 569 s past the question, SLA not due
+    clock.t += 1
+    fired = alerts_of(proc.on_idle(wall, part))
+    assert [(a.kind, a.status) for a in fired] == [(AlertKind.UNANSWERED_COMPLAINT, AlertStatus.FIRING)]
+    assert proc._engine.watermark("acme") == wall - timedelta(seconds=30)
