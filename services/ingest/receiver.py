@@ -330,7 +330,7 @@ class Receiver:
             dead.append(self._dead_letter(name, BUG_REASON, repr(exc), push.body))
         if delivery is not None:
             if delivery.reply is not None:
-                return Answer(200, delivery.reply, _TEXT)
+                return Answer(200, delivery.reply, ((b"content-type", delivery.reply_content_type.encode("latin-1")),))
             events = delivery.events
             dead.extend(self._dead_letter(name, p.reason, p.detail, p.raw) for p in delivery.rejected)
             for reason in delivery.skipped:

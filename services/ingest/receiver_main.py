@@ -1,7 +1,7 @@
 """``repwatch receive``: the webhook receiver process (HTTP server, Kafka, settings).
 
 The HTTP server is uvicorn (httptools parser, uvloop event loop) serving the plain ASGI
-app of :mod:`services.ingest.receiver`: no web framework, since four fixed routes need
+app of :mod:`services.ingest.receiver`: no web framework, since a few fixed routes need
 none. uvicorn drains on its own terms (stop accepting, let requests in flight finish,
 up to a timeout); this module keeps the signal handling of every other worker and tells
 uvicorn to drain when ``ctx.stop`` is set, then the producer is flushed and closed by
@@ -21,6 +21,7 @@ from services.ingest.connectors.generic import GenericPush
 from services.ingest.connectors.meta import MetaWebhooks
 from services.ingest.connectors.telegram import MAX_UPDATE_BYTES, TelegramBot
 from services.ingest.connectors.vk import VkCallback
+from services.ingest.connectors.x import XAccountActivity
 from services.ingest.receiver import KafkaPublisher, Receiver, ReceiverMetrics, RecentAuthors, Route
 from services.ingest.settings import RECEIVER_CREDENTIALS, CredentialError, ReceiverSettings
 from shared.brands import BrandsFile, BrandsFileError, load_brands
@@ -81,6 +82,10 @@ def build_routes(
         if cred["receiver_telegram_secret_tokens"]:
             tg = TelegramBot(brands, secret_tokens=_list(cred["receiver_telegram_secret_tokens"]))
             routes[tg.name] = Route(tg, min(limit, MAX_UPDATE_BYTES))
+        if cred["receiver_x_consumer_secret"]:
+            x = XAccountActivity(brands, consumer_secret=cred["receiver_x_consumer_secret"])
+            # GET: X's challenge-response check comes to the same URL
+            routes[x.name] = Route(x, min(limit, MAX_PUSH_BYTES), frozenset({"GET", "POST"}))
         if cred["receiver_generic_secrets"]:
             generic = GenericPush(secrets=_list(cred["receiver_generic_secrets"]))
             routes[generic.name] = Route(generic, min(limit, MAX_PUSH_BYTES))
@@ -94,7 +99,7 @@ def build_routes(
         raise ReceiverConfigError(
             "no platform configured: set the credentials of at least one (REPWATCH_RECEIVER_VK_SECRETS, "
             "REPWATCH_RECEIVER_META_APP_SECRETS + _META_VERIFY_TOKEN, REPWATCH_RECEIVER_TELEGRAM_SECRET_TOKENS, "
-            "REPWATCH_RECEIVER_GENERIC_SECRETS, or their _FILE variants)"
+            "REPWATCH_RECEIVER_X_CONSUMER_SECRET, REPWATCH_RECEIVER_GENERIC_SECRETS, or their _FILE variants)"
         )
     return routes
 

@@ -22,6 +22,7 @@ RECEIVER_CREDENTIALS = (
     "receiver_meta_app_secrets",
     "receiver_meta_verify_token",
     "receiver_telegram_secret_tokens",
+    "receiver_x_consumer_secret",
     "receiver_generic_secrets",
 )
 
@@ -72,6 +73,9 @@ class ReceiverSettings(WorkerSettings):
     #: Telegram ``secret_token`` value(s) given to setWebhook, comma-separated (one per bot)
     receiver_telegram_secret_tokens: SecretStr | None = None
     receiver_telegram_secret_tokens_file: str = ""
+    #: X app's consumer secret (API key secret): signs every Account Activity POST, answers the CRC
+    receiver_x_consumer_secret: SecretStr | None = None
+    receiver_x_consumer_secret_file: str = ""
     #: Standard Webhooks ``whsec_`` secret(s) of generic senders, comma-separated
     receiver_generic_secrets: SecretStr | None = None
     receiver_generic_secrets_file: str = ""

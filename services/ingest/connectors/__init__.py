@@ -1,6 +1,6 @@
 """Push connectors: one platform webhook request in, :class:`MentionEvent`s out.
 
-Each module (``vk``, ``meta``, ``telegram``, ``generic``) is pure: no HTTP server, no
+Each module (``vk``, ``meta``, ``telegram``, ``x``, ``generic``) is pure: no HTTP server, no
 Kafka, no platform SDK and no clock. The receiver turns a request into a :class:`Push`
 (stamped with its own receive time) and calls the connector's ``handle``. What comes
 back decides the answer:
@@ -60,7 +60,8 @@ REJECT_REASONS = frozenset(
     }
 )
 #: Why an authentic push produced nothing and needs no dead letter (counted, not kept).
-SKIP_REASONS = frozenset({"not_public", "service_message", "reaction"})
+#: ``repost``: a share of someone else's post without words of its own (an X retweet).
+SKIP_REASONS = frozenset({"not_public", "service_message", "reaction", "repost"})
 
 
 class ConnectorError(Exception):
@@ -149,8 +150,10 @@ class Delivery:
     #: one code from SKIP_REASONS per authentic item that carries no mention
     skipped: tuple[str, ...] = ()
     lookups: tuple[Lookup, ...] = ()
-    #: the handshake's answer (VK confirmation code, Meta hub.challenge); None: the connector's ``ack``
+    #: the handshake's answer (VK confirmation code, Meta hub.challenge, X CRC); None: the connector's ``ack``
     reply: bytes | None = None
+    #: the answer's Content-Type (X wants its CRC answer as JSON)
+    reply_content_type: str = "text/plain; charset=utf-8"
 
 
 class Connector(Protocol):

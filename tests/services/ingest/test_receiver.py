@@ -41,9 +41,11 @@ from tests.services.ingest.connectors.payloads import (
     TELEGRAM_TOKEN,
     VK_CONFIRMATION,
     VK_SECRET,
+    X_CONSUMER_SECRET,
     fixture,
     fixture_json,
     meta_signature,
+    x_signature,
 )
 
 TOPICS = TopicNames.with_prefix("")
@@ -72,6 +74,7 @@ def settings(**over: object) -> ReceiverSettings:
         "receiver_meta_verify_token": META_VERIFY_TOKEN,
         "receiver_telegram_secret_tokens": TELEGRAM_TOKEN,
         "receiver_generic_secrets": GENERIC_SECRET,
+        "receiver_x_consumer_secret": X_CONSUMER_SECRET,
     }
     base.update(over)
     return ReceiverSettings(_env_file=None, **base)  # type: ignore[arg-type]
@@ -258,6 +261,53 @@ def test_instagram_mention_is_left_to_a_poller_and_counted():
     assert a.metric("repwatch_receiver_skipped_total", platform="meta", reason="lookup") == 2  # a comment and a caption
 
 
+def x_headers(body: bytes) -> dict[str, str]:
+    return {"x-twitter-webhooks-signature": x_signature(body)}
+
+
+def test_x_crc_is_answered_as_json_with_the_hmac_of_the_token():
+    a = App()
+    status, headers, body = a.call("GET", "/hooks/x", query="crc_token=challenge_string")
+    assert status == 200 and headers["content-type"] == "application/json"
+    # base64(HMAC-SHA256(X_CONSUMER_SECRET, "challenge_string")), computed with openssl
+    assert json.loads(body) == {"response_token": "sha256=2DR34odcnarWjGz7KA+03c3HxLJBYhSrntZIrn6FV1M="}
+    assert a.publisher.published == []
+    assert a.call("GET", "/hooks/x")[0] == 401  # no crc_token: nothing to answer, nothing kept
+    assert a.publisher.published == []
+
+
+def test_x_mention_is_published_keyed_by_brand_and_a_retry_is_the_same_event():
+    a = App()
+    body = fixture("x", "tweet_create_mention")
+    for _ in range(2):  # X retries up to three times when it gets no 200
+        status, _, reply = a.call("POST", "/hooks/x", body, x_headers(body))
+        assert (status, reply) == (200, b"")
+    first, again = a.raw_events()
+    assert first.mention_id == "x:1796974261342425088" and first.event_id == again.event_id
+    assert {r.key for r in a.publisher.on(TOPICS.raw)} == {b"acme"}
+    assert a.metric("repwatch_receiver_events_total", platform="x", event_type="created") == 2
+
+
+def test_x_deletion_and_skipped_events():
+    a = App()
+    for case in ("tweet_delete", "tweet_create_retweet", "favorite"):
+        body = fixture("x", case)
+        assert a.call("POST", "/hooks/x", body, x_headers(body))[0] == 200
+    (deleted,) = a.raw_events()
+    assert deleted.event_type is EventType.DELETED and deleted.actor is Actor.AUTHOR
+    assert a.metric("repwatch_receiver_skipped_total", platform="x", reason="repost") == 1
+    assert a.metric("repwatch_receiver_skipped_total", platform="x", reason="reaction") == 1
+
+
+def test_x_unknown_account_is_dead_lettered_and_acknowledged():
+    a = App()
+    body = fixture("x", "unknown_account")
+    status, _, _ = a.call("POST", "/hooks/x", body, x_headers(body))
+    assert status == 200 and a.raw_events() == []
+    (dead,) = a.dead_letters()
+    assert dead.reason == "unknown_channel" and dead.source_topic == "webhook:x"
+
+
 def test_generic_signed_push_is_published():
     a = App()
     body = fixture("generic", "single")
@@ -324,6 +374,8 @@ def test_a_connector_that_raises_dead_letters_the_push_as_processing_error():
         ("/hooks/meta", "comment_add", {}, "missing_signature"),
         ("/hooks/telegram", "message", {"X-Telegram-Bot-Api-Secret-Token": "nope"}, "bad_signature"),
         ("/hooks/generic", "single", {}, "missing_signature"),
+        ("/hooks/x", "tweet_create_mention", {}, "missing_signature"),
+        ("/hooks/x", "tweet_create_mention", {"x-twitter-webhooks-signature": "sha256=" + "A" * 44}, "bad_signature"),
     ],
 )
 def test_bad_or_missing_signatures_get_401_and_no_dead_letter(path, body, headers, reason):
@@ -335,7 +387,12 @@ def test_bad_or_missing_signatures_get_401_and_no_dead_letter(path, body, header
         del data["secret"]
         raw = json.dumps(data).encode()
     else:
-        platform = {"/hooks/meta": "facebook", "/hooks/telegram": "telegram", "/hooks/generic": "generic"}[path]
+        platform = {
+            "/hooks/meta": "facebook",
+            "/hooks/telegram": "telegram",
+            "/hooks/generic": "generic",
+            "/hooks/x": "x",
+        }[path]
         raw = fixture(platform, body)
     status, _, _ = a.call("POST", path, raw, headers)
     assert status == 401
@@ -467,6 +524,9 @@ def test_only_platforms_with_credentials_are_served():
     only_tg = ReceiverSettings(_env_file=None, receiver_telegram_secret_tokens=TELEGRAM_TOKEN)
     assert set(build_routes(only_tg, BRANDS)) == {"telegram"}
     assert build_routes(settings(), BRANDS)["meta"].methods == {"GET", "POST"}
+    assert build_routes(settings(), BRANDS)["x"].methods == {"GET", "POST"}  # the CRC is a GET
+    only_x = ReceiverSettings(_env_file=None, receiver_x_consumer_secret=X_CONSUMER_SECRET)
+    assert set(build_routes(only_x, BRANDS)) == {"x"}
     with pytest.raises(ReceiverConfigError, match="no platform configured"):
         build_routes(ReceiverSettings(_env_file=None), BRANDS)
 
@@ -478,6 +538,20 @@ def test_credentials_come_from_mounted_files(tmp_path: Path):
     a = App(build_routes(s, BRANDS))
     assert a.call("POST", "/hooks/vk", vk("wall_reply_new", secret="file-secret"))[0] == 200
     assert a.call("POST", "/hooks/vk", vk("wall_reply_new"))[0] == 401
+
+
+def test_x_consumer_secret_from_a_mounted_file(tmp_path: Path):
+    secret_file = tmp_path / "x"
+    secret_file.write_text(X_CONSUMER_SECRET + "\n")
+    a = App(build_routes(ReceiverSettings(_env_file=None, receiver_x_consumer_secret_file=str(secret_file)), BRANDS))
+    body = fixture("x", "tweet_create_mention")
+    assert a.call("POST", "/hooks/x", body, x_headers(body))[0] == 200
+    both = ReceiverSettings(
+        _env_file=None, receiver_x_consumer_secret="topsecret-x", receiver_x_consumer_secret_file=str(secret_file)
+    )
+    with pytest.raises(ReceiverConfigError) as err:
+        build_routes(both, BRANDS)
+    assert "REPWATCH_RECEIVER_X_CONSUMER_SECRET" in str(err.value) and "topsecret-x" not in str(err.value)
 
 
 def test_configuration_errors_name_the_setting_never_the_value(tmp_path: Path):

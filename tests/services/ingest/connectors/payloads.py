@@ -6,6 +6,7 @@ independently of the connector code they test.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -27,9 +28,11 @@ brands:
       facebook: ["1234567890"]
       instagram: ["instagram:17841400000000001"]
       telegram: ["telegram:-1001111111111", "@acme_news", "-4000000001"]
+      x: ["x:2244994945"]
   globex:
     owned_channels:
       vk: [club456]
+      x: ["3198576760"]
 """
 )
 
@@ -42,6 +45,7 @@ META_APP_SECRET = "0123456789abcdef0123456789abcdef"
 META_VERIFY_TOKEN = "repwatch-verify-7f3a"
 TELEGRAM_TOKEN = "tg_Secret-Token_42"
 GENERIC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+X_CONSUMER_SECRET = "xCs_9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 
 
 def fixture(platform: str, case: str) -> bytes:
@@ -70,3 +74,12 @@ def meta_push(body: bytes, *, at: datetime = RECEIVED, secret: str = META_APP_SE
 
 def telegram_push(body: bytes, *, at: datetime = RECEIVED, token: str = TELEGRAM_TOKEN) -> Push:
     return push(body, {"X-Telegram-Bot-Api-Secret-Token": token}, at=at)
+
+
+def x_signature(body: bytes, secret: str = X_CONSUMER_SECRET) -> str:
+    """``x-twitter-webhooks-signature`` as X's *Securing webhooks* page describes it."""
+    return "sha256=" + base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def x_push(body: bytes, *, at: datetime = RECEIVED, secret: str = X_CONSUMER_SECRET) -> Push:
+    return push(body, {"x-twitter-webhooks-signature": x_signature(body, secret)}, at=at)

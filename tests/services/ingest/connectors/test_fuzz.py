@@ -24,6 +24,7 @@ from services.ingest.connectors.generic import GenericPush
 from services.ingest.connectors.meta import MetaWebhooks
 from services.ingest.connectors.telegram import TelegramBot
 from services.ingest.connectors.vk import VkCallback
+from services.ingest.connectors.x import XAccountActivity
 from shared import standard_webhooks
 from shared.schemas import MentionEvent, decode
 
@@ -37,11 +38,13 @@ from .payloads import (
     TELEGRAM_TOKEN,
     VK_CONFIRMATION,
     VK_SECRET,
+    X_CONSUMER_SECRET,
     cases,
     fixture_json,
     meta_push,
     push,
     telegram_push,
+    x_push,
 )
 
 FUZZ = settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
@@ -52,6 +55,7 @@ VK = VkCallback(
 META = MetaWebhooks(BRANDS, app_secrets=[META_APP_SECRET], verify_token=META_VERIFY_TOKEN)
 TELEGRAM = TelegramBot(BRANDS, secret_tokens=[TELEGRAM_TOKEN])
 GENERIC = GenericPush(secrets=[GENERIC_SECRET])
+X = XAccountActivity(BRANDS, consumer_secret=X_CONSUMER_SECRET)
 
 
 def _keys(obj: Any, out: set[str]) -> set[str]:
@@ -70,7 +74,7 @@ def _fixtures(*platforms: str) -> list[Any]:
 
 
 #: keys the payloads really use, so generated objects reach the parsers' branches
-KNOWN_KEYS = sorted(_keys(_fixtures("vk", "facebook", "instagram", "telegram", "generic"), set()))
+KNOWN_KEYS = sorted(_keys(_fixtures("vk", "facebook", "instagram", "telegram", "x", "generic"), set()))
 scalars = (
     st.none()
     | st.booleans()
@@ -79,6 +83,9 @@ scalars = (
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=40)
     | st.sampled_from(["", "add", "remove", "hide", "comment", "feed", "page", "instagram", "wall_reply_new", "vk"])
+    | st.sampled_from(
+        ["2244994945", "Sat Jun 01 17:58:12 +0000 2024", "Sat Jun 01 17:58:12 +9999 2024", "1717267200000"]
+    )
 )
 json_values = st.recursive(
     scalars,
@@ -187,6 +194,14 @@ def _generic_push(raw: bytes) -> Push:
 
 
 @FUZZ
+@given(payloads(("x",)))
+def test_x_never_raises_anything_else(raw):
+    a = run(X, x_push(raw))
+    check(a)
+    same_ids(a, run(X, x_push(raw, at=LATER)))
+
+
+@FUZZ
 @given(payloads(("generic",)))
 def test_generic_never_raises_anything_else(raw):
     check(run(GENERIC, _generic_push(raw)))
@@ -202,9 +217,22 @@ def test_raw_bytes_and_headers_anywhere(raw, headers):
     check(run(TELEGRAM, telegram_push(raw)))
     check(run(GENERIC, push(raw, headers)))
     check(run(GENERIC, _generic_push(raw)))
+    check(run(X, push(raw, headers)))
+    check(run(X, x_push(raw)))
 
 
 @FUZZ
 @given(st.dictionaries(st.sampled_from(["hub.mode", "hub.verify_token", "hub.challenge"]) | st.text(), st.text()))
 def test_meta_handshake_with_any_query(query):
     check(run(META, Push(method="GET", body=b"", received_at=RECEIVED, query=query)))
+
+
+@FUZZ
+@given(st.dictionaries(st.sampled_from(["crc_token", "nonce"]) | st.text(), st.text()))
+def test_x_crc_with_any_query(query):
+    out = run(X, Push(method="GET", body=b"", received_at=RECEIVED, query=query))
+    check(out)
+    if isinstance(out, Delivery):
+        # whatever was asked, the answer is never the signature of a body X's POST would accept
+        assert not query["crc_token"].lstrip().startswith("{")
+        assert set(json.loads(out.reply)) == {"response_token"}
