@@ -30,7 +30,9 @@ from pydantic import (
 #: Version written by this code. Readers accept every version in READABLE_VERSIONS:
 #: v2 added ``MentionEvent.actor``, platforms ``ok`` and ``x``, ``AlertKind`` and the
 #: richer alert evidence; a v1 record reads as ``actor`` null. All record types move
-#: together, so one number says what a producer wrote.
+#: together, so one number says what a producer wrote. ``MentionEvent.removed_by`` came
+#: later within v2: optional, and written only when set (readers older than it refuse a
+#: record that carries it, so consumers are upgraded before producers).
 SCHEMA_VERSION = 2
 SchemaVersion = Literal[1, 2]
 
@@ -174,6 +176,11 @@ class MentionEvent(_Record):
     engagement: Engagement = Field(default_factory=Engagement)
     #: who deleted/hid/restored it; None for created/edited or when the source does not say
     actor: Actor | None = None
+    #: the platform's id of whoever deleted/hid/restored it, in the form of ``author_id``, when the
+    #: platform names them (VK names the remover but not the comment's author): with ``actor``
+    #: null, alerting compares it with the author it remembers. Left out of the JSON when None,
+    #: so every other record is byte for byte what earlier v2 producers wrote.
+    removed_by: str | None = Field(default=None, min_length=1, max_length=500, exclude_if=lambda v: v is None)
     occurred_at: AwareDatetime
     ingested_at: AwareDatetime
 

@@ -11,7 +11,10 @@ The engine owns everything detectors must not decide for themselves:
   touched, so one bad record cannot blind a brand for years.
 * **Judgements shared by all detectors.** What counts as a complaint (the
   negative rule) and which channels the brand owns: listed in the brands file,
-  or learned from the stream where the brand itself posts or replies.
+  or learned from the stream where the brand itself posts or replies. Who removed a
+  mention is the event's ``actor``, or, where the source named only the remover
+  (``removed_by``), :func:`~services.alerting.types.removal_actor` against the author a
+  detector remembers (the engine keeps no per-mention memory of its own).
 * **Configuration.** Detector settings resolved as defaults <- ``AlertingSettings``
   <- the brands file's per-brand ``detectors:`` <- ``--set`` overrides; brands
   with identical settings share one detector object.

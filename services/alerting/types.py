@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from shared.brands import BrandConfig
-from shared.schemas import Alert, AlertKind, MentionEvent, Platform, ScoredMention
+from shared.schemas import Actor, Alert, AlertKind, MentionEvent, Platform, ScoredMention
 
 S = TypeVar("S")
 
@@ -73,6 +73,23 @@ class Observation:
     @property
     def at(self) -> datetime:
         return self.event.mention.occurred_at
+
+
+def removal_actor(actor: Actor | None, removed_by: str | None, author_id: str | None) -> Actor | None:
+    """Who removed (hid, restored) a mention, given the author a detector remembers for it.
+
+    The event's ``actor`` whenever the source decided it. When the source named the remover
+    (``removed_by``) but could not tell whether that is the author (VK's deletion events carry
+    the remover only, and the receiver that got one may never have seen the comment), the same
+    rule the source applies when it does know: the author themself is ``author``, anyone else
+    ``brand`` (where a remover is named, only the author and the channel's managers can remove
+    a comment). Null while the author is unknown too. Detectors' memories of complaints are
+    durable (snapshotted, restored on any replica), the receiver's is not, so this is where the
+    decision holds across restarts.
+    """
+    if actor is not None or removed_by is None or author_id is None:
+        return actor
+    return Actor.AUTHOR if removed_by == author_id else Actor.BRAND
 
 
 class Detector(Protocol[S]):

@@ -88,6 +88,22 @@ def test_v1_records_still_read_with_actor_null():
     assert old.event_id == v2.event_id
 
 
+def test_removed_by_is_optional_bounded_and_written_only_when_set():
+    plain = mention(1, event_type=EventType.DELETED)
+    assert plain.removed_by is None and b"removed_by" not in plain.to_bytes()  # as earlier v2 producers wrote
+    named = mention(1, event_type=EventType.DELETED, author_id="vk:unknown", removed_by="vk:id900001")
+    back = decode(ScoredMention, scored(named, None).to_bytes())
+    assert back.mention.removed_by == "vk:id900001" and back.schema_version == 2
+    assert named.event_id == plain.event_id  # who removed it is not part of the event's identity
+    for bad in ("", "x" * 501):
+        raw = plain.to_bytes()[:-1] + b',"removed_by":"' + bad.encode() + b'"}'
+        with pytest.raises(InvalidRecord) as err:
+            decode(MentionEvent, raw)
+        assert err.value.reason == "schema_invalid" and "removed_by" in err.value.detail
+    v1 = plain.to_bytes().replace(b'"schema_version":2', b'"schema_version":1').replace(b',"actor":null', b"")
+    assert decode(MentionEvent, v1).removed_by is None
+
+
 def test_unknown_fields_are_refused():
     raw = mention(1).to_bytes()[:-1] + b',"surprise":true}'
     with pytest.raises(InvalidRecord) as err:

@@ -22,6 +22,11 @@ When a remembered complaint is deleted or hidden:
 * by someone unknown on a channel the brand does not own: nothing (nobody can say the
   brand did it).
 
+A removal whose source named the remover but not whether that is the author (``actor`` null,
+``removed_by`` set: VK's deletion events) is judged against the complaint's remembered author
+(:func:`~services.alerting.types.removal_actor`): the author is ``author``, anyone else ``brand``.
+A waiting removal (below) keeps ``removed_by`` and is judged when its complaint arrives.
+
 A removal by the brand (``actor`` brand) of a mention never seen, so with no known
 sentiment, is one info incident per channel ("unknown content", ``unknown_content``),
 updated as the count doubles: without content nothing says it was a complaint, but a
@@ -75,7 +80,7 @@ from pydantic import Field
 
 from services.alerting.incidents import Episode, EpisodePolicy, forgettable, resolve_now, to_alert, trigger
 from services.alerting.packing import dec_time, deltas, enc_time, pack, undeltas, unpack, utc
-from services.alerting.types import BrandView, DetectorSettings, Observation
+from services.alerting.types import BrandView, DetectorSettings, Observation, removal_actor
 from shared.schemas import (
     Actor,
     Alert,
@@ -209,6 +214,8 @@ class _Removal:
     owned: bool
     #: the housekeeping pass it was remembered after (whole seconds)
     kept: int
+    #: who the source says removed it (``MentionEvent.removed_by``), judged when the mention arrives
+    removed_by: str | None = None
 
 
 @dataclass(slots=True)
@@ -324,7 +331,9 @@ class DeletedComplaintDetector:
     name: ClassVar[str] = "deleted_complaint"
     kinds: ClassVar[tuple[AlertKind, ...]] = (_KIND,)
     Settings: ClassVar[type[DetectorSettings]] = DeletedComplaintSettings
-    STATE_VERSION: ClassVar[int] = 2
+    #: 3: waiting removals keep ``removed_by`` (a seventh pending column); 2 still loads (six columns)
+    STATE_VERSION: ClassVar[int] = 3
+    _READS: ClassVar[frozenset[int]] = frozenset({2, 3})
 
     def __init__(self, settings: DeletedComplaintSettings | None = None) -> None:
         s = settings if settings is not None else DeletedComplaintSettings()
@@ -371,8 +380,10 @@ class DeletedComplaintDetector:
             ])  # fmt: skip
         cols = [list(col) for col in zip(*rows, strict=True)] if rows else [[] for _ in range(14)]
         cols[11] = deltas(cols[11])
-        pending = [[k, r.at, r.event_type, r.actor, int(r.owned), r.kept] for k, r in state.pending.items()]
-        pcols = [list(col) for col in zip(*pending, strict=True)] if pending else [[] for _ in range(6)]
+        pending = [
+            [k, r.at, r.event_type, r.actor, int(r.owned), r.kept, r.removed_by] for k, r in state.pending.items()
+        ]
+        pcols = [list(col) for col in zip(*pending, strict=True)] if pending else [[] for _ in range(7)]
         pcols[5] = deltas(pcols[5])
         return {
             "channels": [list(k) for k in chans],
@@ -383,9 +394,9 @@ class DeletedComplaintDetector:
         }
 
     def load_state(self, data: dict[str, Any]) -> DeletedComplaintState:
-        if not isinstance(data, dict) or data.get("v") != self.STATE_VERSION:
+        if not isinstance(data, dict) or data.get("v") not in self._READS:
             got = data.get("v") if isinstance(data, dict) else type(data).__name__
-            raise ValueError(f"deleted_complaint state version {got!r}; this build reads {self.STATE_VERSION}")
+            raise ValueError(f"deleted_complaint state version {got!r}; this build reads {sorted(self._READS)}")
         try:
             st = DeletedComplaintState(tick=int(data["tick"]))
             if data["next_sweep"] is not None:
@@ -440,11 +451,14 @@ class DeletedComplaintDetector:
             ids, kept = mem[name]
             setattr(st, name, OrderedDict(zip(map(str, ids), undeltas(kept), strict=True)))
         pcols = mem["pending"]
-        if len(pcols) != 6:
+        # six columns: written by version 2 (or a version 2 snapshot dumped again untouched), no removed_by
+        if len(pcols) == 6:
+            pcols.append([None] * len(pcols[0]))
+        if len(pcols) != 7:
             raise ValueError("bad pending columns")
         pcols[5] = undeltas(pcols[5])
-        for mid, at, et, actor, owned, kept in zip(*pcols, strict=True):
-            st.pending[str(mid)] = _Removal(float(at), str(et), actor, bool(owned), kept)
+        for mid, at, et, actor, owned, kept, by in zip(*pcols, strict=True):
+            st.pending[str(mid)] = _Removal(float(at), str(et), actor, bool(owned), kept, by)
 
     def active(self, state: DeletedComplaintState) -> int:
         return sum(1 for i in state.incidents.values() if i.episode.is_open)
@@ -541,7 +555,11 @@ class DeletedComplaintDetector:
             if state.pending:
                 waiting = state.pending.pop(mid, None)
                 if waiting is not None and c.removed is None:
-                    self._removed(state, c, waiting.at, waiting.event_type, waiting.actor, waiting.owned, brand, alerts)
+                    actor = waiting.actor
+                    if actor is None and waiting.removed_by is not None:
+                        resolved = removal_actor(None, waiting.removed_by, c.author_id)
+                        actor = resolved.value if resolved is not None else None
+                    self._removed(state, c, waiting.at, waiting.event_type, actor, waiting.owned, brand, alerts)
             return
         if c is not None:
             if m.event_type is _EDITED and c.removed is None and obs.event.sentiment is not None:
@@ -567,17 +585,21 @@ class DeletedComplaintDetector:
     def _removal(self, state: DeletedComplaintState, obs: Observation, brand: BrandView, alerts: list[Alert]) -> None:
         m = obs.event.mention
         mid = m.mention_id
-        actor = m.actor.value if m.actor is not None else None
         c = state.complaints.get(mid)
         if c is not None:
             if c.removed is None:  # else: redelivered, or hidden and then deleted: one removal
+                resolved = removal_actor(m.actor, m.removed_by, c.author_id)
+                actor = resolved.value if resolved is not None else None
                 at = m.occurred_at.timestamp()
                 self._removed(state, c, at, m.event_type.value, actor, obs.owned, brand, alerts)
             return
+        actor = m.actor.value if m.actor is not None else None
         if mid in state.others or mid in state.pending:
             return
         # remembered also when nothing fires now: its complaint may arrive late, and a redelivery is not new
-        state.pending[mid] = _Removal(m.occurred_at.timestamp(), m.event_type.value, actor, obs.owned, state.tick)
+        state.pending[mid] = _Removal(
+            m.occurred_at.timestamp(), m.event_type.value, actor, obs.owned, state.tick, m.removed_by
+        )
         while len(state.pending) > self.settings.max_pending:
             state.pending.popitem(last=False)
         if actor == Actor.BRAND.value and self.settings.unknown_content == "info":

@@ -27,6 +27,14 @@ Out of order: a removal that arrives before its mention waits ``pending_hours`` 
 mention older than the window is not counted; a removal is counted once however often it is
 redelivered (hidden, then deleted, counts once; restored un-counts it).
 
+A removal whose source named the remover but not whether that is the author (``actor`` null,
+``removed_by`` set: VK's deletion events) is judged against the author remembered for a complaint
+(:func:`~services.alerting.types.removal_actor`): the author's own removal is not the brand's and
+is not counted. Only complaints keep their author here, so such a removal of a tracked
+non-complaint still counts as the brand's (as any unknown removal on an owned channel does),
+which can only lower the ratio. A waiting removal keeps ``removed_by`` and is judged against the
+author of the mention when it arrives.
+
 Bounded: ``max_tracked`` mentions (the ids needed to classify a later removal; the oldest go
 first, and they also leave when their day leaves the window), ``max_channels`` channels,
 ``max_pending`` waiting removals, ``window_days`` day buckets per channel, five examples.
@@ -55,7 +63,7 @@ from pydantic import Field
 
 from services.alerting.incidents import Episode, EpisodePolicy, calm, forgettable, to_alert, trigger
 from services.alerting.packing import dec_time, enc_time, pack, unpack, utc
-from services.alerting.types import BrandView, DetectorSettings, Observation
+from services.alerting.types import BrandView, DetectorSettings, Observation, removal_actor
 from shared.schemas import (
     Actor,
     Alert,
@@ -76,6 +84,7 @@ _DELETED = EventType.DELETED
 _HIDDEN = EventType.HIDDEN
 _RESTORED = EventType.RESTORED
 _BRAND = Actor.BRAND
+_AUTHOR = Actor.AUTHOR
 _DAY = 86400.0
 #: event-time seconds between housekeeping passes (expiry, quiet resolution)
 _SWEEP_S = 60.0
@@ -168,8 +177,8 @@ class DeletionBiasState:
     tracked: OrderedDict[str, list[Any]] = field(default_factory=OrderedDict)
     #: (platform, channel) -> counts and incident (max_channels)
     channels: dict[tuple[str, str], _Channel] = field(default_factory=dict)
-    #: removals of unseen mentions -> [removal time, time kept] (pending_hours, max_pending)
-    pending: OrderedDict[str, list[float]] = field(default_factory=OrderedDict)
+    #: removals of unseen mentions -> [removal time, time kept, removed_by or None] (pending_hours, max_pending)
+    pending: OrderedDict[str, list[Any]] = field(default_factory=OrderedDict)
     #: brand watermark of the next housekeeping pass (a datetime: the hot path compares, never converts)
     next_sweep: datetime = _NEVER
     #: the tracked mentions as restored, not decoded yet (see :meth:`DeletionBiasDetector.materialise`)
@@ -204,7 +213,9 @@ class DeletionBiasDetector:
     name: ClassVar[str] = "deletion_bias"
     kinds: ClassVar[tuple[AlertKind, ...]] = (_KIND,)
     Settings: ClassVar[type[DetectorSettings]] = DeletionBiasSettings
-    STATE_VERSION: ClassVar[int] = 2
+    #: 3: waiting removals keep ``removed_by`` (a fourth element); 2 still loads (three)
+    STATE_VERSION: ClassVar[int] = 3
+    _READS: ClassVar[frozenset[int]] = frozenset({2, 3})
 
     def __init__(self, settings: DeletionBiasSettings | None = None) -> None:
         s = settings if settings is not None else DeletionBiasSettings()
@@ -265,9 +276,9 @@ class DeletionBiasDetector:
                       "k": kept, "x": info})  # fmt: skip
 
     def load_state(self, data: dict[str, Any]) -> DeletionBiasState:
-        if not isinstance(data, dict) or data.get("v") != self.STATE_VERSION:
+        if not isinstance(data, dict) or data.get("v") not in self._READS:
             got = data.get("v") if isinstance(data, dict) else type(data).__name__
-            raise ValueError(f"deletion_bias state version {got!r}; this build reads {self.STATE_VERSION}")
+            raise ValueError(f"deletion_bias state version {got!r}; this build reads {sorted(self._READS)}")
         try:
             st = DeletionBiasState()
             if data["next_sweep"] is not None:
@@ -279,7 +290,11 @@ class DeletionBiasDetector:
                 if not isinstance(data["tracked"], str):
                     raise ValueError("tracked is not a packed string")
                 st.packed = data["tracked"]
-            st.pending = OrderedDict((str(k), [float(a), float(b)]) for k, a, b in data["pending"])
+            for row in data["pending"]:
+                if data["v"] == 2:
+                    row = [*row, None]
+                k, a, b, by = row
+                st.pending[str(k)] = [float(a), float(b), None if by is None else str(by)]
         except (KeyError, TypeError, ValueError, IndexError, zlib.error) as exc:
             raise ValueError(f"deletion_bias state does not load: {exc}") from None
         return st
@@ -349,13 +364,16 @@ class DeletionBiasDetector:
             if obs.owned:
                 self._appeared(state, obs, brand, alerts)
         elif et is _DELETED or et is _HIDDEN:
-            if m.actor is _BRAND or (m.actor is None and obs.owned):
-                t = state.tracked.get(m.mention_id)
+            actor = m.actor
+            t = state.tracked.get(m.mention_id)
+            if actor is None and t is not None and t[_T_INFO] is not None:
+                actor = removal_actor(None, m.removed_by, t[_T_INFO][0])  # a complaint's author is kept
+            if actor is _BRAND or (actor is None and obs.owned):
                 if t is not None:
                     if not t[_T_REMOVED]:
                         self._set_removed(state, m.mention_id, t, True, w.timestamp(), brand, alerts)
                 elif obs.owned and self.settings.max_pending and m.mention_id not in state.pending:
-                    state.pending[m.mention_id] = [m.occurred_at.timestamp(), w.timestamp()]
+                    state.pending[m.mention_id] = [m.occurred_at.timestamp(), w.timestamp(), m.removed_by]
                     while len(state.pending) > self.settings.max_pending:
                         state.pending.popitem(last=False)
         elif et is _RESTORED:
@@ -437,7 +455,7 @@ class DeletionBiasDetector:
         bucket[i] += 1
         ch.totals[i] += 1
         waiting = state.pending.pop(m.mention_id, None)
-        if waiting is not None:
+        if waiting is not None and removal_actor(None, waiting[2], m.author_id) is not _AUTHOR:
             self._set_removed(state, m.mention_id, t, True, wm, brand, alerts)
         elif ch.episode is not None:
             self._evaluate(ch, wm, brand, alerts)  # more kept mentions can lower the share
@@ -556,7 +574,7 @@ class DeletionBiasDetector:
             del tracked[k]
         pending_horizon = now - self._pending_s
         while state.pending:
-            k, (_, kept) = next(iter(state.pending.items()))
+            k, (_, kept, _) = next(iter(state.pending.items()))
             if kept >= pending_horizon:
                 break
             del state.pending[k]

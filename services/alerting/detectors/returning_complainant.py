@@ -43,9 +43,15 @@ confirming a candidate does not normalise and hash its text again; while a brand
 few watched complaints, a new text is compared with those sets first, and the signature is
 computed only when one of them passes the thresholds (the index could not report anything else).
 
+A removal whose source named the remover but not whether that is the author (``actor`` null,
+``removed_by`` set: VK's deletion events) is judged against the remembered complaint's author
+(:func:`~services.alerting.types.removal_actor`): the author's own removal is not watched (a
+repost after it is no comeback from censorship), anyone else's is the brand's.
+
 Out of order: a removal that arrives before its complaint's ``created`` waits
-``pending_hours`` for it. A return must be dated after the removal it repeats: a copy
-posted before the removal is a double post, not a comeback.
+``pending_hours`` for it (with ``removed_by``, judged against the complaint's author then).
+A return must be dated after the removal it repeats: a copy posted before the removal is a
+double post, not a comeback.
 
 Expiry reads when an entry was remembered only to the housekeeping pass (every ``_SWEEP_S``):
 entries carry the whole-second time of the last pass, so remembering one needs no clock
@@ -85,7 +91,7 @@ from services.alerting.similarity import (
     shingle_hashes,
     shingle_set,
 )
-from services.alerting.types import BrandView, DetectorSettings, Observation
+from services.alerting.types import BrandView, DetectorSettings, Observation, removal_actor
 from shared.schemas import (
     Actor,
     Alert,
@@ -107,6 +113,7 @@ _DELETED = EventType.DELETED
 _HIDDEN = EventType.HIDDEN
 _RESTORED = EventType.RESTORED
 _BRAND = Actor.BRAND
+_AUTHOR = Actor.AUTHOR
 
 #: characters of a complaint kept for its signature and evidence (the start of a long post
 #: is what gets reposted; a containment match still works against a longer return)
@@ -311,7 +318,8 @@ class ReturningComplainantState:
     open: OrderedDict[str, None] = field(default_factory=OrderedDict)
     #: the brand's own posts and replies -> pass remembered after (memory_hours, max_brand_posts)
     brand_posts: OrderedDict[str, int] = field(default_factory=OrderedDict)
-    #: removals of complaints not seen yet -> [removal time, pass remembered after] (pending_hours, max_pending)
+    #: removals of complaints not seen yet -> [removal time, pass remembered after, removed_by or None]
+    #: (pending_hours, max_pending)
     pending: OrderedDict[str, list[Any]] = field(default_factory=OrderedDict)
     #: exact shingle sets of the watched removed complaints, for confirming a candidate (same keys
     #: as ``members``); derived, never dumped
@@ -352,7 +360,9 @@ class ReturningComplainantDetector:
     name: ClassVar[str] = "returning_complainant"
     kinds: ClassVar[tuple[AlertKind, ...]] = (_KIND,)
     Settings: ClassVar[type[DetectorSettings]] = ReturningComplainantSettings
-    STATE_VERSION: ClassVar[int] = 2
+    #: 3: waiting removals keep ``removed_by`` (a fourth pending column); 2 still loads (three)
+    STATE_VERSION: ClassVar[int] = 3
+    _READS: ClassVar[frozenset[int]] = frozenset({2, 3})
 
     def __init__(self, settings: ReturningComplainantSettings | None = None) -> None:
         s = settings if settings is not None else ReturningComplainantSettings()
@@ -410,13 +420,14 @@ class ReturningComplainantDetector:
                 [k for k, _ in pending],
                 [v[0] for _, v in pending],
                 deltas([v[1] for _, v in pending]),
+                [v[2] for _, v in pending],
             ],
         }
 
     def load_state(self, data: dict[str, Any]) -> ReturningComplainantState:
-        if not isinstance(data, dict) or data.get("v") != self.STATE_VERSION:
+        if not isinstance(data, dict) or data.get("v") not in self._READS:
             got = data.get("v") if isinstance(data, dict) else type(data).__name__
-            raise ValueError(f"returning_complainant state version {got!r}; this build reads {self.STATE_VERSION}")
+            raise ValueError(f"returning_complainant state version {got!r}; this build reads {sorted(self._READS)}")
         try:
             st = self.new_state()
             st.tick = int(data["tick"])
@@ -492,8 +503,12 @@ class ReturningComplainantDetector:
                 st.grams.pop(gone, None)
         ids, kept = mem["brand_posts"]
         st.brand_posts = OrderedDict(zip(map(str, ids), undeltas(kept), strict=True))
-        ids, ats, kept = mem["pending"]
-        st.pending = OrderedDict((str(k), [float(a), b]) for k, a, b in zip(ids, ats, undeltas(kept), strict=True))
+        cols = mem["pending"]
+        # three columns: written by version 2 (or a version 2 snapshot dumped again untouched), no removed_by
+        ids, ats, kept, by = cols if len(cols) == 4 else (*cols, [None] * len(cols[0]))
+        st.pending = OrderedDict(
+            (str(k), [float(a), b, r]) for k, a, b, r in zip(ids, ats, undeltas(kept), by, strict=True)
+        )
 
     def _trim(self, state: ReturningComplainantState) -> None:
         s = self.settings
@@ -541,8 +556,14 @@ class ReturningComplainantDetector:
             if mid in state.texts or obs.owned or (m.parent_id is not None and m.parent_id in state.brand_posts):
                 self._remember(state, obs, brand, alerts)
         elif et is _DELETED or et is _HIDDEN:
-            if m.actor is _BRAND or (m.actor is None and obs.owned):
-                self._removal(state, m.mention_id, m.occurred_at.timestamp(), brand, alerts)
+            actor = m.actor
+            if actor is None and m.removed_by is not None:
+                t = state.texts.get(m.mention_id)
+                if t is not None:
+                    actor = removal_actor(None, m.removed_by, t.author_id)
+            if actor is _BRAND or (actor is None and obs.owned):
+                by = m.removed_by if actor is None else None
+                self._removal(state, m.mention_id, m.occurred_at.timestamp(), brand, alerts, by)
         elif et is _RESTORED:
             self._restored(state, m.mention_id)
         return alerts
@@ -581,7 +602,7 @@ class ReturningComplainantDetector:
             # edited before removal: the removed version is the latest one
             t.text, t.negative, t.url = m.text[:_TEXT_KEEP], p_neg, m.url or t.url
         waiting = state.pending.pop(m.mention_id, None)
-        if waiting is not None:
+        if waiting is not None and removal_actor(None, waiting[2], m.author_id) is not _AUTHOR:
             self._removal(state, m.mention_id, waiting[0], brand, alerts)
 
     def _signature(self, text: str) -> tuple[Signature, frozenset[int], frozenset[str]] | None:
@@ -659,14 +680,21 @@ class ReturningComplainantDetector:
         return out
 
     def _removal(
-        self, state: ReturningComplainantState, mid: str, at: float, brand: BrandView, alerts: list[Alert]
+        self,
+        state: ReturningComplainantState,
+        mid: str,
+        at: float,
+        brand: BrandView,
+        alerts: list[Alert],
+        removed_by: str | None = None,
     ) -> None:
         if mid in state.members:
             return  # redelivered, or hidden and then deleted: one removal
         t = state.texts.get(mid)
         if t is None:
             if self.settings.max_pending and mid not in state.pending:
-                state.pending[mid] = [at, state.tick]
+                # who removed it is judged when the complaint (and so its author) arrives
+                state.pending[mid] = [at, state.tick, removed_by]
                 while len(state.pending) > self.settings.max_pending:
                     state.pending.popitem(last=False)
             return
@@ -807,7 +835,7 @@ class ReturningComplainantDetector:
                 del store[k]
         pending_horizon = now - self._pending_s
         while state.pending:
-            k, (_, kept) = next(iter(state.pending.items()))
+            k, (_, kept, _) = next(iter(state.pending.items()))
             if kept >= pending_horizon:
                 break
             del state.pending[k]

@@ -20,9 +20,11 @@ itself as remover is the brand. Otherwise the author must come from what was see
 before: ``author_of`` (mention id -> author id, e.g. the receiver's memory of recent
 ``created`` events). Remover equal to the author is ``author``; anyone else is
 ``brand``, because on a community's wall only the author and the community's managers
-can delete a comment. With no known author the actor is left null (the alerting engine
-then treats a removal on an owned channel as the brand's likeliest act). Board deletions
-do not name the remover at all.
+can delete a comment. A person as remover is always named in ``removed_by`` (in the form of
+``author_id``): with no known author (a comment from before a restart, seen by another
+receiver replica, or older than the memory) the actor is left null, and the alerting
+detectors, which remember the complaints' authors durably, apply the same rule to it.
+Board deletions do not name the remover at all.
 
 Time: comments carry only their creation ``date``; edits, deletions and restores are
 dated when the receiver got them, and their ``event_id`` is derived from VK's own
@@ -330,15 +332,14 @@ def _removal(
     deleter = r.deleter_id if r.deleter_id is not None else r.user_id
     author = author_of(mention_id) if author_of is not None else None
     brand_author = author_id(-env.group_id)
-    actor: Actor | None
-    if not deleter:
-        actor = None
-    elif deleter == -env.group_id:
+    actor: Actor | None = None
+    if deleter and deleter == -env.group_id:
         actor = Actor.BRAND
-    elif author is not None:
+    elif deleter and author is not None:
         actor = Actor.AUTHOR if author_id(deleter) == author else Actor.BRAND
-    else:
-        actor = None
+    # a person (positive id) is named whatever was decided here: alerting may know the author
+    # when this process does not
+    removed_by = author_id(deleter) if deleter is not None and deleter > 0 else None
     event = build_event(
         {
             "event_id": _event_id(_delivery_key(env), mention_id, EventType.DELETED),
@@ -351,6 +352,7 @@ def _removal(
             "author_is_brand": author == brand_author,
             "url": _comment_url(url_kind, owner, object_id, r.id, None),
             "actor": actor,
+            "removed_by": removed_by,
             "occurred_at": received_at,
         },
         received_at,

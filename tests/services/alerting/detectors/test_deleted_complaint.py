@@ -14,6 +14,7 @@ from services.alerting.detectors.deleted_complaint import (
     DeletedComplaintSettings,
     risk_score,
 )
+from services.alerting.packing import pack, unpack
 from services.alerting.types import BrandView, Observation
 from shared.brands import BrandConfig
 from shared.schemas import Alert, AlertKind, AlertStatus, ScoredMention, SentimentLabel, Severity
@@ -404,3 +405,79 @@ def test_state_stays_bounded_over_100k_events_and_prints_throughput() -> None:
     size = len(json.dumps(det.dump_state(st)))
     print(f"deleted_complaint state after 100k events: {size / 1024:.0f} KiB JSON")
     assert size < 3_000_000
+
+
+# --- removals that name the remover but not the author (VK: removed_by) ------------------------------------------
+
+
+def named(i: int, at: datetime, removed_by: str, event_type: str = "deleted") -> ScoredMention:
+    """A removal as VK's receiver sends it for a comment it never saw: actor null, the remover
+    named, the author unknown."""
+    return removal(i, at, actor=None, event_type=event_type, author_id="vk:unknown", removed_by=removed_by)
+
+
+def _seen(alerts: list[Alert]) -> list[tuple]:
+    return [(a.alert_id, a.status, a.severity, a.sequence, a.message, a.evidence) for a in alerts]
+
+
+def _through_json(f: Feed) -> None:
+    f.state = f.det.load_state(json.loads(json.dumps(f.det.dump_state(f.state))))
+
+
+@pytest.mark.parametrize("restart", [False, True])
+def test_the_author_named_as_remover_of_their_own_complaint_is_their_own_deletion(restart) -> None:
+    """Deleted by its author, seen by a receiver that never saw the comment: at most what an
+    ``actor: author`` removal raises, also when a restore from JSON lies between (the durable part)."""
+    for settings in (DeletedComplaintSettings(), DeletedComplaintSettings(own_deletion="ignore")):
+        want, got = Feed(DeletedComplaintDetector(settings)), Feed(DeletedComplaintDetector(settings))
+        for f in (want, got):
+            f(complaint(1, M(0), author_id="vk:id700300"))
+            if restart:
+                _through_json(f)
+        expected = want(removal(1, M(30), actor="author", event_type="deleted", author_id="vk:unknown"))
+        assert _seen(got(named(1, M(30), "vk:id700300"))) == _seen(expected)
+        assert all(a.severity is Severity.INFO for a in expected)
+        assert got.det.active(got.state) == want.det.active(want.state)
+
+
+@pytest.mark.parametrize("restart", [False, True])
+def test_anyone_else_named_as_remover_is_the_brand(restart) -> None:
+    want, got = Feed(), Feed()
+    for f in (want, got):
+        f(complaint(1, M(0), author_id="vk:id700300"))
+        if restart:
+            _through_json(f)
+    expected = want(removal(1, M(30), actor="brand", event_type="deleted", author_id="vk:unknown"))
+    (a,) = got(named(1, M(30), "vk:id900001"))
+    assert _seen([a]) == _seen(expected) and a.severity is not Severity.INFO and "deleted" in a.message
+
+
+@pytest.mark.parametrize("restart", [False, True])
+def test_a_named_removal_before_its_complaint_is_judged_when_the_complaint_arrives(restart) -> None:
+    for remover, actor in (("vk:id700300", "author"), ("vk:id900001", "brand")):
+        want, got = Feed(), Feed()
+        want(removal(1, M(10), actor=actor, event_type="deleted", author_id="vk:unknown"))
+        assert got(named(1, M(10), remover)) == []  # nobody to judge it against yet
+        if restart:
+            _through_json(got)
+        expected = want(complaint(1, M(0), author_id="vk:id700300"))
+        (a,) = got(complaint(1, M(0), author_id="vk:id700300"))
+        assert _seen([a]) == _seen(expected) and a.started_at == M(10)
+        assert (a.severity is Severity.INFO) == (actor == "author")
+
+
+def test_a_version_2_snapshot_still_loads() -> None:
+    """Waiting removals got a removed_by column in version 3; a brand snapshotted by the previous
+    build is restored, not rebuilt from scratch."""
+    f = Feed()
+    f(complaint(1, M(0)))
+    f(removal(2, M(5), actor=None))  # waits for its mention
+    dump = f.det.dump_state(f.state)
+    mem = unpack(dump["memory"])
+    mem["pending"] = mem["pending"][:6]
+    old = {**dump, "v": 2, "memory": pack(mem)}
+    g = Feed()
+    g.state = g.det.load_state(json.loads(json.dumps(old)))
+    (a,) = g(complaint(2, M(1)))
+    assert a.severity is not Severity.INFO and a.started_at == M(5)
+    assert g.det.dump_state(g.state)["v"] == 3

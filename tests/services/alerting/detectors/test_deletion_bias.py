@@ -57,9 +57,11 @@ def appear(i: int, at: datetime, label: str = "neutral", channel: str = OWNED, *
     return scored(mention(i, at=at, channel=channel, platform=platform, **kw), label)
 
 
-def remove(i: int, at: datetime, actor: str | None = "brand", channel: str = OWNED, event_type: str = "deleted"):
+def remove(
+    i: int, at: datetime, actor: str | None = "brand", channel: str = OWNED, event_type: str = "deleted", **kw
+) -> ScoredMention:
     platform = "telegram" if channel == CHAT else "vk"
-    ev = mention(i, at=at, channel=channel, platform=platform, event_type=event_type, actor=actor, text="")
+    ev = mention(i, at=at, channel=channel, platform=platform, event_type=event_type, actor=actor, text="", **kw)
     return scored(ev, None)
 
 
@@ -401,3 +403,74 @@ def test_state_stays_bounded_over_100k_events_and_prints_throughput() -> None:
     assert all(len(c.days) <= settings.window_days and len(c.examples) <= 5 for c in st.channels.values())
     size = len(json.dumps(det.dump_state(st)))
     print(f"deletion_bias state after 100k events: {size / 1024:.0f} KiB JSON")
+
+
+# --- removals that name the remover but not the author (VK: removed_by) ------------------------------------------
+
+
+def named(i: int, at: datetime, removed_by: str) -> ScoredMention:
+    """A removal as VK's receiver sends it for a comment it never saw: actor null, the remover
+    named, the author unknown (the factory's authors are ``u<i>``)."""
+    return remove(i, at, actor=None, author_id="vk:unknown", removed_by=removed_by)
+
+
+def _through_json(f: Feed) -> None:
+    f.state = f.det.load_state(json.loads(json.dumps(f.det.dump_state(f.state))))
+
+
+def _counts(f: Feed) -> list[int]:
+    return f.state.channels[("vk", OWNED)].totals
+
+
+@pytest.mark.parametrize("restart", [False, True])
+def test_complaints_their_authors_named_as_removers_are_not_counted_anyone_elses_are(restart) -> None:
+    """Five complaints removed, each delivered with actor null: by their own authors nothing is
+    counted (as with ``actor: author``), by someone else the same alert as ``actor: brand``; also
+    when a restore from JSON lies between the complaints and their removals (the durable part)."""
+    feeds = {k: Feed() for k in ("author", "brand", "own", "other")}
+    for f in feeds.values():
+        populate(f, negatives=40, others=300)
+        f(remove(10_005, M(60)))
+        if restart:
+            _through_json(f)
+    out = {
+        "author": feeds["author"].many(remove(i, M(61 + i), actor="author") for i in range(5)),
+        "brand": feeds["brand"].many(remove(i, M(61 + i)) for i in range(5)),
+        "own": feeds["own"].many(named(i, M(61 + i), f"u{i}") for i in range(5)),
+        "other": feeds["other"].many(named(i, M(61 + i), "vk:id900001") for i in range(5)),
+    }
+    assert out["own"] == out["author"] == [] and _counts(feeds["own"]) == _counts(feeds["author"])
+    assert _counts(feeds["own"])[2] == 0  # no complaint booked as removed by the brand
+    (a,) = out["other"]
+    assert out["other"] == out["brand"] and a.evidence.counts["removed_negative"] == 5
+
+
+@pytest.mark.parametrize("restart", [False, True])
+def test_named_removals_before_their_mentions_are_judged_when_they_arrive(restart) -> None:
+    own, other = Feed(), Feed()
+    for f in (own, other):
+        populate(f, negatives=30, others=300)
+        f(remove(0, M(59)))
+    assert own.many(named(i, M(60 + i), f"u{i}") for i in range(100, 104)) == []  # unseen yet: waiting
+    assert other.many(named(i, M(60 + i), "vk:id900001") for i in range(100, 104)) == []
+    if restart:
+        _through_json(own)
+        _through_json(other)
+    assert own.many(appear(i, M(1), "negative") for i in range(100, 104)) == []
+    assert _counts(own)[2] == 1  # only m0, removed by the brand
+    (a,) = other.many(appear(i, M(1), "negative") for i in range(100, 104))
+    assert a.evidence.counts["removed_negative"] == 5
+
+
+def test_a_version_2_snapshot_still_loads() -> None:
+    f = Feed()
+    populate(f, negatives=30, others=300)
+    f(remove(0, M(59)))
+    f.many(remove(i, M(60 + i)) for i in range(100, 104))  # waiting for their mentions
+    dump = json.loads(json.dumps(f.det.dump_state(f.state)))
+    old = {**dump, "v": 2, "pending": [row[:3] for row in dump["pending"]]}
+    g = Feed()
+    g.state = g.det.load_state(old)
+    g.wm = f.wm
+    (a,) = g.many(appear(i, M(1), "negative") for i in range(100, 104))
+    assert a.evidence.counts["removed_negative"] == 5 and g.det.dump_state(g.state)["v"] == 3

@@ -13,6 +13,7 @@ from services.alerting.detectors.returning_complainant import (
     ReturningComplainantDetector,
     ReturningComplainantSettings,
 )
+from services.alerting.packing import pack, unpack
 from services.alerting.types import BrandView, Observation
 from shared.brands import BrandConfig
 from shared.schemas import Alert, AlertKind, AlertStatus, ScoredMention, SentimentLabel, Severity
@@ -53,8 +54,11 @@ def post(mid: str, text: str, at: datetime, author: str = "u1", channel: str = O
     return scored(ev, label)
 
 
-def removal(mid: str, at: datetime, actor: str | None = "brand", event_type: str = "deleted", channel: str = OWNED):
-    return scored(mention(0, at=at, mention_id=mid, event_type=event_type, actor=actor, channel=channel, text=""), None)
+def removal(
+    mid: str, at: datetime, actor: str | None = "brand", event_type: str = "deleted", channel: str = OWNED, **kw
+) -> ScoredMention:
+    ev = mention(0, at=at, mention_id=mid, event_type=event_type, actor=actor, channel=channel, text="", **kw)
+    return scored(ev, None)
 
 
 def H(hours: float) -> datetime:
@@ -467,3 +471,67 @@ def test_a_comeback_removed_before_it_was_seen_still_counts() -> None:
     assert a.status is AlertStatus.FIRING
     (cluster,) = f.state.clusters.values()
     assert cluster.removed_again == 1 and set(cluster.live) == {"c1", "c2"}
+
+
+# --- removals that name the remover but not the author (VK: removed_by) ------------------------------------------
+
+
+def named(mid: str, at: datetime, removed_by: str) -> ScoredMention:
+    """A removal as VK's receiver sends it for a comment it never saw: actor null, the remover
+    named, the author unknown."""
+    return removal(mid, at, actor=None, author_id="vk:unknown", removed_by=removed_by)
+
+
+def _through_json(f: Feed) -> None:
+    f.state = f.det.load_state(json.loads(json.dumps(f.det.dump_state(f.state))))
+
+
+@pytest.mark.parametrize("restart", [False, True])
+def test_a_complaint_its_author_named_as_remover_is_not_watched_anyone_elses_is(restart) -> None:
+    """The author deleting their own complaint and posting it again is no comeback (as with
+    ``actor: author``); removed by someone else it is the brand's removal, and the repost from
+    another account is critical, also when a restore from JSON lies between the complaint and its
+    removal (the durable part)."""
+    out = {}
+    for case, remove in (
+        ("author", removal("c1", H(1), actor="author")),
+        ("own", named("c1", H(1), "u1")),
+        ("brand", removal("c1", H(1))),
+        ("other", named("c1", H(1), "vk:id900001")),
+    ):
+        f = Feed()
+        f(post("c1", PARAPHRASES[3][0], H(0), author="u1"))
+        if restart:
+            _through_json(f)
+        assert f(remove) == []
+        out[case] = f(post("c2", PARAPHRASES[3][1], H(2), author="u2"))
+    assert out["own"] == out["author"] == []
+    (a,) = out["other"]
+    assert out["other"] == out["brand"] and a.severity is Severity.CRITICAL
+
+
+@pytest.mark.parametrize("restart", [False, True])
+def test_a_named_removal_before_its_complaint_is_judged_when_the_complaint_arrives(restart) -> None:
+    for remover, fires in (("u1", False), ("vk:id900001", True)):
+        f = Feed()
+        assert f(named("c1", H(1), remover)) == []  # unseen yet: waiting
+        if restart:
+            _through_json(f)
+        assert f(post("c1", PARAPHRASES[10][0], H(0), author="u1")) == []  # late created
+        got = f(post("c2", PARAPHRASES[10][1], H(2), author="u2"))
+        assert len(got) == int(fires), remover
+        assert ("c1" in f.state.members) == fires
+
+
+def test_a_version_2_snapshot_still_loads() -> None:
+    f = Feed()
+    assert f(removal("c1", H(1))) == []  # waits for its complaint
+    dump = f.det.dump_state(f.state)
+    mem = unpack(dump["memory"])
+    mem["pending"] = mem["pending"][:3]
+    g = Feed()
+    g.state = g.det.materialise(g.det.load_state(json.loads(json.dumps({**dump, "v": 2, "memory": pack(mem)}))))
+    g.wm = f.wm
+    assert g(post("c1", PARAPHRASES[10][0], H(0))) == []
+    (a,) = g(post("c2", PARAPHRASES[10][1], H(2), author="u2"))
+    assert a.status is AlertStatus.FIRING and g.det.dump_state(g.state)["v"] == 3

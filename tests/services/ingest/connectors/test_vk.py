@@ -177,6 +177,34 @@ def test_author_lookup_that_knows_nothing_leaves_the_actor_null():
     assert one("wall_reply_delete", author_of=lambda _mid: None).actor is None
 
 
+def test_deletion_of_a_comment_of_unknown_author_names_the_remover_for_alerting():
+    # a receiver that never saw the comment (restarted, another replica, an old comment): actor
+    # undecided here, the remover named in author_id's form so alerting can compare it with the
+    # complaint's author it remembers
+    e = one("wall_reply_delete")
+    assert e.actor is None and e.removed_by == "vk:id900001" and e.author_id == "vk:unknown"
+    e = one("wall_reply_delete_user_id", author_of=lambda _mid: None)
+    assert e.actor is None and e.removed_by == "vk:id700300"
+    assert decode(MentionEvent, e.to_bytes()).removed_by == "vk:id700300"
+
+
+def test_the_remover_is_named_also_when_the_actor_is_decided():
+    known = {"vk:wall-123_4522/4530": "vk:id700300"}.get
+    own = one("wall_reply_delete_user_id", author_of=known)
+    assert own.actor is Actor.AUTHOR and own.removed_by == "vk:id700300"
+    other = one("wall_reply_delete", author_of=known)
+    assert other.actor is Actor.BRAND and other.removed_by == "vk:id900001"
+
+
+def test_deletion_by_the_group_is_the_brand_and_names_no_person():
+    e = one("wall_reply_delete_by_group")
+    assert e.actor is Actor.BRAND and e.removed_by is None
+    assert b'"removed_by"' not in e.to_bytes()  # left out of the JSON when not set
+    # board deletions name nobody
+    board = one("board_post_delete")
+    assert board.actor is None and board.removed_by is None
+
+
 @pytest.mark.parametrize(
     ("new", "delete", "mention_id", "url"),
     [
