@@ -27,6 +27,9 @@ class TopicNames:
     notifier_ledger: str
     #: compacted: ``repwatch poll``'s cursors and reconciliation watch-list
     poll_state: str
+    #: what a push announced without its content (Instagram @mentions), for ``repwatch poll``
+    #: to fetch; keyed by the mention, so a retried webhook lands beside the first
+    lookups: str
 
     @classmethod
     def with_prefix(cls, prefix: str) -> TopicNames:
@@ -38,6 +41,7 @@ class TopicNames:
             alerting_state=f"{prefix}alerting.state",
             notifier_ledger=f"{prefix}notifier.ledger",
             poll_state=f"{prefix}ingest.poll_state",
+            lookups=f"{prefix}ingest.lookups",
         )
 
     def all(self) -> list[str]:
@@ -49,6 +53,7 @@ class TopicNames:
             self.alerting_state,
             self.notifier_ledger,
             self.poll_state,
+            self.lookups,
         ]
 
     def compacted(self) -> list[str]:

@@ -235,7 +235,8 @@ NOTIFIER_LEDGER_ENTRIES = MetricDef(
 POLL_REQUESTS = MetricDef(
     "repwatch_poll_requests_total",
     "counter",
-    "Poll and check requests by platform, kind (poll, check) and result (ok, not_modified or a failure reason)",
+    "Poll, check and lookup requests by platform, kind (poll, check, lookup) and result "
+    "(ok, not_modified, gone or a failure reason)",
     ("platform", "kind", "result"),
     exported_by="poll",
 )
@@ -251,6 +252,19 @@ POLL_QUOTA_LEFT = MetricDef(
     "gauge",
     "Daily API quota units left to the poller (YouTube), by platform",
     ("platform",),
+    exported_by="poll",
+)
+POLL_LOOKUPS = MetricDef(
+    "repwatch_poll_lookups_total",
+    "counter",
+    "Lookups from ingest.lookups finished, by platform and outcome (fetched, gone, duplicate, dead_lettered)",
+    ("platform", "outcome"),
+    exported_by="poll",
+)
+POLL_LOOKUPS_PENDING = MetricDef(
+    "repwatch_poll_lookups_pending",
+    "gauge",
+    "Lookups read from ingest.lookups and not finished yet (waiting for a retry included)",
     exported_by="poll",
 )
 RECONCILE_CHECKS = MetricDef(
@@ -311,8 +325,16 @@ RECEIVER_REFUSED = MetricDef(
 RECEIVER_SKIPPED = MetricDef(
     "repwatch_receiver_skipped_total",
     "counter",
-    "Authentic items that carry no mention (service messages, reactions, unfetched Instagram mentions), by reason",
+    "Authentic items that carry no mention (service messages, reactions), by reason",
     ("platform", "reason"),
+    exported_by="receiver",
+)
+RECEIVER_LOOKUPS = MetricDef(
+    "repwatch_receiver_lookups_total",
+    "counter",
+    "Mentions announced without their content (Instagram @mentions) handed to the poller on ingest.lookups, "
+    "acknowledged by Kafka, by route and kind (mentioned_comment, mentioned_media)",
+    ("platform", "kind"),
     exported_by="receiver",
 )
 RECEIVER_IN_FLIGHT = MetricDef(

@@ -218,6 +218,52 @@ class MentionEvent(_Record):
         return self.event_type in (EventType.CREATED, EventType.EDITED)
 
 
+class LookupKind(StrEnum):
+    """What a :class:`MentionLookup` asks for (Instagram's two kinds of @mention)."""
+
+    MENTIONED_COMMENT = "mentioned_comment"  # the brand @mentioned in a comment
+    MENTIONED_MEDIA = "mentioned_media"  # the brand @mentioned in a media caption
+
+
+class MentionLookup(_Record):
+    """A mention a push announced without its content, for ``repwatch poll`` to fetch.
+
+    Instagram's ``mentions`` webhook carries only ids: no text, no author. The receiver
+    writes one of these to ``ingest.lookups`` (key: :attr:`key`) and answers the webhook
+    once Kafka acknowledged it; the poller fetches the mention with the account's token
+    and writes the ``created`` event to ``mentions.raw``.
+    """
+
+    schema_version: SchemaVersion = SCHEMA_VERSION
+    platform: Platform
+    kind: LookupKind
+    brand: str = Field(min_length=1, max_length=200)
+    channel: str = Field(min_length=1, max_length=500)
+    # ids go into a URL path and a Graph field expansion: id characters only, nothing to escape
+    #: the brand's own account on the platform: the API is asked through it (``/{ig-user-id}``)
+    account_id: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.\-]+$")
+    media_id: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.\-]+$")
+    #: the comment that @mentions the brand; None for a caption mention
+    comment_id: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.\-]+$")
+    #: when the platform says it happened (the webhook entry's time)
+    seen_at: AwareDatetime
+    received_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _ids_fit_kind(self) -> Self:
+        if (self.kind is LookupKind.MENTIONED_COMMENT) != (self.comment_id is not None):
+            raise ValueError("a mentioned_comment lookup needs comment_id, a mentioned_media one has none")
+        return self
+
+    @property
+    def key(self) -> str:
+        """Same mention -> same key, whenever and however often the platform announces it:
+        the Kafka key, so a retried webhook lands on the same partition and is recognised."""
+        return "\x1f".join(
+            (self.platform.value, self.account_id, self.kind.value, self.media_id, self.comment_id or "")
+        )
+
+
 class Sentiment(_Record):
     label: SentimentLabel
     negative: float = Field(ge=0.0, le=1.0)

@@ -12,6 +12,12 @@ when only the reserve is left. After each poll, the source's due watch-list roun
 controls and due subjects) is looked up. Every round's events are sent, then its state
 (cursor, changed watch entries) to the compacted ``ingest.poll_state``.
 
+Instagram @mentions: with an ``instagram_mentions`` source (an account and its token),
+the loop also reads ``ingest.lookups`` (group ``repwatch-poll-lookups``), where the
+receiver puts every ``mentions`` webhook, and fetches each mention
+(:mod:`services.ingest.lookups`); those offsets are committed only once the event (or
+the dead letter) is acknowledged.
+
 Run one poller per set of sources: two would each poll and each report.
 """
 
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -31,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.ingest.connectors.meta import channel_spellings as meta_spellings
 from services.ingest.connectors.vk import channel_spellings as vk_spellings
+from services.ingest.lookups import LookupFetcher
 from services.ingest.poll_state import cursor_record, drop_record, entry_record, restore
 from services.ingest.pollers import (
     MAX_RESPONSE_BYTES,
@@ -51,9 +59,11 @@ from services.ingest.reconcile import WatchList
 from shared.brands import BrandsFile, BrandsFileError, load_brands
 from shared.config import WorkerSettings
 from shared.durations import parse_duration
-from shared.kafka.transport import KafkaUnavailable, Outgoing, Producer, read_changelog
+from shared.kafka.transport import BatchConsumer, KafkaUnavailable, Outgoing, Producer, read_changelog
 from shared.metric_defs import (
     POLL_EVENTS,
+    POLL_LOOKUPS,
+    POLL_LOOKUPS_PENDING,
     POLL_QUOTA_LEFT,
     POLL_REQUESTS,
     RECONCILE_CHECKS,
@@ -86,6 +96,12 @@ class PollSettings(WorkerSettings):
     poll_recheck_after: str = "10m,30m,2h,6h,24h,72h,7d"
     #: how soon a lookup that disagrees with the reported state is repeated to confirm it
     poll_confirm_after: str = "5m"
+    #: reads of one announced @mention (ingest.lookups) before it is dead-lettered
+    poll_lookup_attempts: int = Field(default=6, ge=2, le=50)
+    #: wait after a lookup's first failed read; doubled after each further one
+    poll_lookup_backoff_s: float = Field(default=30.0, gt=0)
+    #: lookups waiting for a retry at most; beyond this ingest.lookups is not read further
+    poll_lookup_max_pending: int = Field(default=1000, ge=1)
 
     def watch_list(self) -> WatchList:
         """The reconciliation watch-list as configured, or :class:`ConfigError`."""
@@ -109,7 +125,7 @@ class SourceSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")
-    kind: Literal["rss", "youtube", "vk", "instagram"]
+    kind: Literal["rss", "youtube", "vk", "instagram", "instagram_mentions"]
     interval: str = "5m"
     # rss
     url: str | None = None
@@ -123,7 +139,7 @@ class SourceSpec(BaseModel):
     # vk
     group_id: int | None = Field(default=None, gt=0)
     post_id: int | None = Field(default=None, gt=0)
-    # instagram
+    # instagram (instagram_mentions: account_id only; its token reads the account's @mentions)
     account_id: str | None = None
     media_id: str | None = None
     # credentials: the name of an environment variable, or a file (a mounted secret)
@@ -204,8 +220,23 @@ def _owned(brands: BrandsFile, platform: Platform, spellings: list[str], what: s
     return found
 
 
+def bind_mentions(spec: SourceSpec, brands: BrandsFile, env: Mapping[str, str]) -> tuple[instagram.MentionAccount, str]:
+    """An ``instagram_mentions`` source: the account whose @mentions are fetched, and its token."""
+    if spec.kind != "instagram_mentions" or not spec.account_id:
+        raise ConfigError(f"source {spec.name} ({spec.kind}) needs account_id")
+    if not re.fullmatch(r"[0-9]{1,40}", spec.account_id):
+        raise ConfigError(f"source {spec.name}: account_id is an Instagram account's numeric id")
+    cred = read_credential(spec, env)
+    spellings = meta_spellings(Platform.INSTAGRAM, spec.account_id)
+    brand, channel = _owned(brands, Platform.INSTAGRAM, spellings, spec.name)
+    account = instagram.MentionAccount(spec.name, brand, channel, spec.account_id, spec.api or instagram.API)
+    return account, cred
+
+
 def bind(spec: SourceSpec, brands: BrandsFile, env: Mapping[str, str]) -> Source:
     """A source ready to poll, or :class:`ConfigError` saying what is missing."""
+    if spec.kind == "instagram_mentions":
+        raise ConfigError(f"source {spec.name}: an instagram_mentions source is not polled (see bind_mentions)")
     try:
         interval = parse_duration(spec.interval)
     except ValueError as exc:
@@ -306,6 +337,8 @@ class Poller:
                 for d in (
                     POLL_REQUESTS,
                     POLL_EVENTS,
+                    POLL_LOOKUPS,
+                    POLL_LOOKUPS_PENDING,
                     POLL_QUOTA_LEFT,
                     RECONCILE_CHECKS,
                     RECONCILE_UNHEALTHY_ROUNDS,
@@ -340,7 +373,8 @@ class Poller:
             now = self.clock()
             if src.next_at <= now:
                 self._poll(src, now)
-        return min(s.next_at for s in self.sources.values())
+        # only @mention accounts configured: nothing is ever due here
+        return min((s.next_at for s in self.sources.values()), default=self.clock() + timedelta(minutes=5))
 
     def _backoff(self, src: Source, failure: Failure, now: datetime) -> None:
         src.failures += 1
@@ -438,17 +472,33 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def lookup_round(consumer: BatchConsumer, lookups: LookupFetcher, timeout_ms: int) -> None:
+    """Read what ``ingest.lookups`` has (waiting up to ``timeout_ms``), fetch what is due,
+    commit what is done. A full backlog pauses the reading, never the group membership."""
+    events = list(consumer.partition_events)
+    consumer.partition_events.clear()  # the rebalance listener appends to this very list
+    lookups.drop(tp for e in events if e.kind != "assigned" for tp in e.partitions)
+    consumer.pause(lookups.full)
+    lookups.add(consumer.poll(timeout_ms))
+    consumer.commit_offsets(lookups.step())
+
+
 def run(settings: PollSettings, env: Mapping[str, str] | None = None) -> int:
     env = os.environ if env is None else env
     ctx = start_context("poll", settings)
     try:
         brands = load_brands(settings.brands_file)
-        sources = [bind(s, brands, env) for s in load_sources(settings.poll_sources_file)]
+        specs = load_sources(settings.poll_sources_file)
+        sources = [bind(s, brands, env) for s in specs if s.kind != "instagram_mentions"]
+        accounts = {
+            a.account_id: (a, token)
+            for a, token in (bind_mentions(s, brands, env) for s in specs if s.kind == "instagram_mentions")
+        }
         watch = settings.watch_list()
     except (ConfigError, BrandsFileError) as exc:
         ctx.metrics_server.stop()
         return fail(f"poll: {exc}", EXIT_CONFIG)
-    if not sources:
+    if not sources and not accounts:
         ctx.metrics_server.stop()
         return fail("poll: the sources file lists no sources", EXIT_CONFIG)
     topics = settings.topics
@@ -466,25 +516,69 @@ def run(settings: PollSettings, env: Mapping[str, str] | None = None) -> int:
             producer.send_all(out)
             sent += len(out)
 
+        def http(req: Request) -> Reply:
+            return fetch(req, settings.poll_http_timeout_s)
+
         poller = Poller(
             sources,
             watch,
             state_topic=topics.poll_state,
             raw_topic=topics.raw,
-            fetch=lambda r: fetch(r, settings.poll_http_timeout_s),
+            fetch=http,
             send=send,
             clock=_utcnow,
             registry=ctx.registry,
             max_backoff=timedelta(seconds=settings.poll_max_backoff_s),
         )
         poller.restore(restore(records, watch))
-        log.info("poll: %d sources, %d watched mentions restored", len(sources), watch.size("subject"))
+        consumer: BatchConsumer | None = None
+        lookups: LookupFetcher | None = None
+        if accounts:
+            lookups = LookupFetcher(
+                accounts,
+                raw_topic=topics.raw,
+                deadletter_topic=topics.deadletter,
+                fetch=http,
+                send=send,
+                clock=_utcnow,
+                metrics=poller.metrics,
+                transport_metrics=ctx.transport_metrics,
+                worker=ctx.name,
+                max_attempts=settings.poll_lookup_attempts,
+                backoff=timedelta(seconds=settings.poll_lookup_backoff_s),
+                max_backoff=timedelta(seconds=settings.poll_max_backoff_s),
+                max_pending=settings.poll_lookup_max_pending,
+            )
+            consumer = BatchConsumer(
+                settings,
+                ctx.transport_metrics,
+                [topics.lookups],
+                group_id=f"{settings.topic_prefix}repwatch-poll-lookups",
+                client_id="repwatch-poll",
+            )
+        log.info(
+            "poll: %d sources, %d watched mentions restored, @mentions of %d Instagram accounts",
+            len(sources),
+            watch.size("subject"),
+            len(accounts),
+        )
         ctx.health.set_ready(True, "polling")
-        while not ctx.stop.is_set():
-            ctx.health.tick()
-            next_at = poller.step()
-            # the stop flag bounds the wait, so SIGTERM ends the loop between two polls
-            ctx.stop.wait(max(0.0, min(5.0, (next_at - _utcnow()).total_seconds())))
+        try:
+            while not ctx.stop.is_set():
+                ctx.health.tick()
+                next_at = poller.step()
+                if lookups is not None and lookups.next_at is not None:
+                    next_at = min(next_at, lookups.next_at)
+                # the stop flag (or the lookups poll) bounds the wait, so SIGTERM ends the loop between two polls
+                wait_s = max(0.0, min(5.0 if consumer is None else 1.0, (next_at - _utcnow()).total_seconds()))
+                if consumer is None or lookups is None:
+                    ctx.stop.wait(wait_s)
+                else:
+                    lookup_round(consumer, lookups, max(10, int(wait_s * 1000)))
+        finally:
+            if consumer is not None:
+                # lookups still waiting for a retry stay uncommitted: the next start reads them again
+                consumer.close()
         return sent
 
     return run_producing_worker(ctx, settings, produce)

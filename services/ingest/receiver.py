@@ -6,11 +6,12 @@ A request is answered from what happened to it, in this order:
    nothing kept: nobody has proven who sent it);
 2. the connector verifies and parses (:mod:`services.ingest.connectors`):
    :class:`AuthFailed` is 401 and no dead letter; a handshake is answered with its reply;
-3. events go to ``mentions.raw`` (key: brand), refused parts and wholly
-   :class:`Rejected` pushes to ``deadletter`` with their reason, and the request is
-   answered with the connector's ``ack`` only once Kafka acknowledged every one of those
-   records (acks=all). A push that carries nothing to keep (a reaction, a service
-   message) is acknowledged at once;
+3. events go to ``mentions.raw`` (key: brand), lookups (a mention announced without
+   its content: Instagram @mentions) to ``ingest.lookups`` (key: the mention) for the
+   poller to fetch, refused parts and wholly :class:`Rejected` pushes to ``deadletter``
+   with their reason, and the request is answered with the connector's ``ack`` only once
+   Kafka acknowledged every one of those records (acks=all). A push that carries nothing
+   to keep (a reaction, a service message) is acknowledged at once;
 4. Kafka not acknowledging within the ack timeout is 503: the platform retries later,
    and since event ids come only from what the platform sends, the retry's events are
    the same events (a duplicate downstream deduplicates, never a second mention).
@@ -45,7 +46,7 @@ from shared import metric_defs as M
 from shared.config import TopicNames
 from shared.kafka.transport import Outgoing
 from shared.metrics import Health, TransportMetrics
-from shared.schemas import DeadLetter, EventType, MentionEvent
+from shared.schemas import DeadLetter, EventType, MentionEvent, MentionLookup
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,6 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 #: why a request was refused before any connector saw it (with the connectors' AUTH_REASONS)
 REFUSE_REASONS = frozenset({"too_large", "method_not_allowed"})
-#: what a skipped item that needs a poller is counted as
-LOOKUP_SKIP = "lookup"
 #: the dead-letter reason of a connector that raised something it should not have (a bug):
 #: the push is kept for a replay after the fix, and the platform stops retrying it meanwhile
 BUG_REASON = "processing_error"
@@ -79,6 +78,7 @@ class ReceiverMetrics:
         self.events = M.RECEIVER_EVENTS.create(registry)
         self.refused = M.RECEIVER_REFUSED.create(registry)
         self.skipped = M.RECEIVER_SKIPPED.create(registry)
+        self.lookups = M.RECEIVER_LOOKUPS.create(registry)
         self.in_flight = M.RECEIVER_IN_FLIGHT.create(registry)
         self.kafka_down = M.RECEIVER_KAFKA_DOWN.create(registry)
 
@@ -315,6 +315,7 @@ class Receiver:
 
     async def _process(self, name: str, connector: Connector, push: Push) -> Answer:
         events: tuple[MentionEvent, ...] = ()
+        lookups: tuple[MentionLookup, ...] = ()
         dead: list[DeadLetter] = []
         delivery: Delivery | None = None
         try:
@@ -335,18 +336,11 @@ class Receiver:
             dead.extend(self._dead_letter(name, p.reason, p.detail, p.raw) for p in delivery.rejected)
             for reason in delivery.skipped:
                 self._metrics.skipped.labels(name, reason).inc()
-            for lk in delivery.lookups:
-                # nothing fetches these yet (no topic carries them to a poller, and the Instagram
-                # poller has no mentions lookup; see the README): counted and logged, then dropped
-                self._metrics.skipped.labels(name, LOOKUP_SKIP).inc()
-                log.info(
-                    "receiver: %s %s on media %s (comment %s) not fetched: no lookup path yet",
-                    lk.platform.value,
-                    lk.kind,
-                    lk.media_id,
-                    lk.comment_id,
-                )
+            lookups = delivery.lookups
         records = [Outgoing(self._topics.raw, e.brand.encode("utf-8"), e.to_bytes()) for e in events]
+        # a lookup is acknowledged like an event: once the platform has its 2xx it never
+        # says again that the mention exists, so it must be on Kafka before the answer
+        records.extend(Outgoing(self._topics.lookups, lk.key.encode("utf-8"), lk.to_bytes()) for lk in lookups)
         records.extend(Outgoing(self._topics.deadletter, None, d.to_bytes()) for d in dead)
         if records:
             try:
@@ -356,6 +350,8 @@ class Receiver:
                 return Answer(503, b"Kafka unavailable, retry later\n", (*_TEXT, (b"retry-after", self._retry_after)))
         for e in events:
             self._metrics.events.labels(name, e.event_type.value).inc()
+        for lk in lookups:
+            self._metrics.lookups.labels(name, lk.kind.value).inc()
         for d in dead:
             self._transport.count_dead_letter(d.reason)
             log.warning("receiver: /hooks/%s dead-lettered (%s): %s", name, d.reason, d.error[:300])

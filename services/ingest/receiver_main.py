@@ -186,7 +186,9 @@ def run(settings: ReceiverSettings) -> int:
 
     def produce(producer: Producer) -> int:
         ctx.health.set_ready(False, "starting the webhook server")  # ready once it accepts connections
-        producer.warm_up([settings.topics.raw, settings.topics.deadletter], settings.kafka_startup_timeout_s)
+        producer.warm_up(
+            [settings.topics.raw, settings.topics.lookups, settings.topics.deadletter], settings.kafka_startup_timeout_s
+        )
         publisher = KafkaPublisher(
             producer,
             ack_timeout_s=settings.receiver_ack_timeout_s,

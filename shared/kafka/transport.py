@@ -649,6 +649,15 @@ class BatchConsumer:
     def assignment(self) -> set[TopicPartition]:
         return set(self._consumer.assignment())
 
+    def pause(self, paused: bool) -> None:
+        """Stop (or go on) fetching from every owned partition while still taking part in
+        the group: a worker whose backlog is full reads nothing more until it drains, and
+        polling on keeps it a member (a new assignment starts unpaused; call again)."""
+        if paused:
+            self._consumer.pause(*self._consumer.assignment())
+        elif self._consumer.paused():
+            self._consumer.resume(*self._consumer.paused())
+
     def update_lag(self, every_s: float = 5.0) -> None:
         """Refresh the per-partition lag gauge (what autoscalers like KEDA read)."""
         now = time.monotonic()

@@ -35,7 +35,7 @@ from typing import Annotated, Any, Protocol, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from shared.brands import BrandsFile
-from shared.schemas import InvalidRecord, MentionEvent, Platform, parse_json, validate_obj
+from shared.schemas import InvalidRecord, MentionEvent, MentionLookup, Platform, parse_json, validate_obj
 
 #: Largest push body a connector reads. Meta batches up to 1,000 changes in one request
 #: and a Facebook comment can be 8,000 characters, so a full batch can pass 1 MiB; the
@@ -123,22 +123,11 @@ class RejectedPart:
             raise ValueError(f"unknown reject reason {self.reason!r}")
 
 
-@dataclass(frozen=True, slots=True)
-class Lookup:
-    """Something a push announced without its content, for a poller to fetch.
-
-    Instagram's ``mentions`` webhook says only that the brand was @mentioned in a comment
-    or caption (media id, comment id): no text, no author, so no event can be built yet.
-    """
-
-    platform: Platform
-    brand: str
-    channel: str
-    #: ``mentioned_comment`` or ``mentioned_media``
-    kind: str
-    media_id: str
-    comment_id: str | None
-    seen_at: datetime
+#: Something a push announced without its content, for a poller to fetch. Instagram's
+#: ``mentions`` webhook says only that the brand was @mentioned in a comment or caption
+#: (media id, comment id): no text, no author, so no event can be built yet. It is the
+#: topic record itself: the receiver hands it to ``ingest.lookups`` as it comes.
+Lookup = MentionLookup
 
 
 @dataclass(frozen=True, slots=True)

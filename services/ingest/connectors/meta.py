@@ -55,7 +55,7 @@ from services.ingest.connectors import (
     unknown_author,
 )
 from shared.brands import BrandsFile
-from shared.schemas import Actor, EventType, MentionEvent, Platform
+from shared.schemas import Actor, EventType, LookupKind, MentionEvent, Platform
 
 SIGNATURE_HEADER = "x-hub-signature-256"
 ACK = b"EVENT_RECEIVED"
@@ -301,14 +301,21 @@ def _instagram(
 ) -> MentionEvent | Lookup:
     if change.field == "mentions":
         m = read_model(_IgMention, change.value, "mentions value")
-        return Lookup(
-            platform=Platform.INSTAGRAM,
-            brand=brand,
-            channel=channel,
-            kind="mentioned_comment" if m.comment_id else "mentioned_media",
-            media_id=m.media_id,
-            comment_id=m.comment_id,
-            seen_at=entry.time,
+        return read_model(
+            Lookup,
+            {
+                "platform": Platform.INSTAGRAM,
+                "brand": brand,
+                "channel": channel,
+                "kind": LookupKind.MENTIONED_COMMENT if m.comment_id else LookupKind.MENTIONED_MEDIA,
+                # the account that was @mentioned: the poller asks the Graph API through it
+                "account_id": entry.id,
+                "media_id": m.media_id,
+                "comment_id": m.comment_id,
+                "seen_at": entry.time,
+                "received_at": received_at,
+            },
+            "mentions value",
         )
     if change.field not in _IG_COMMENT_FIELDS:
         raise Rejected("unsupported_event", f"Instagram field {change.field!r} is not handled (comments, mentions are)")

@@ -51,6 +51,7 @@ FAILURE_REASONS = frozenset(
         "malformed",  # a 2xx body that is not what the API documents
         "client_error",  # any other refusal (bad parameter, unexpected status)
         "not_configured",  # no credential where one is needed
+        "not_visible",  # a 2xx answer without the object asked for: not readable (yet)
     }
 )
 #: What a successful request amounted to (a metric label; bounded).

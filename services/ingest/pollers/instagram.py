@@ -1,4 +1,5 @@
-"""Instagram Graph API: ``GET /{media-id}/comments``, ``GET /{comment-id}`` checks.
+"""Instagram Graph API: ``GET /{media-id}/comments``, ``GET /{comment-id}`` checks, and
+the @mentions the ``mentions`` webhook announces (``GET /{ig-user-id}?fields=mentioned_*``).
 
 https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-media/comments,
 https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-comment,
@@ -23,12 +24,13 @@ Ids match the Meta webhook connector (``services.ingest.connectors.meta``).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.ingest.connectors import unknown_author
+from services.ingest.connectors import safe_url, unknown_author
 from services.ingest.connectors.meta import instagram_mention_id
 from services.ingest.pollers import (
     Check,
@@ -46,7 +48,16 @@ from services.ingest.pollers import (
     read_json,
     text_or_empty,
 )
-from shared.schemas import Engagement, EventType, InvalidRecord, MentionEvent, Platform, validate_obj
+from shared.schemas import (
+    Engagement,
+    EventType,
+    InvalidRecord,
+    LookupKind,
+    MentionEvent,
+    MentionLookup,
+    Platform,
+    validate_obj,
+)
 
 PLATFORM = Platform.INSTAGRAM
 API = "https://graph.facebook.com/v23.0"
@@ -183,3 +194,148 @@ def read_check(lookup_ids: Sequence[str], reply: Reply) -> dict[str, Check]:
     if data.get("hidden") is True:
         return {cid: Check(Verdict.HIDDEN, "hidden")}
     return {cid: Check(Verdict.PRESENT, "found")}
+
+
+# ------------------------------------------------------------------ @mention lookups
+# https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/mentioned_comment
+# https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/reference/ig-user/mentioned_media
+#
+# The ``mentions`` webhook names a comment (or a caption's media) on someone else's media,
+# which ``/{media-id}/comments`` cannot read; the documented way in is the @mentioned
+# account itself: ``GET /{ig-user-id}?fields=mentioned_comment.comment_id(ID){fields}``
+# (or ``mentioned_media.media_id(ID){fields}``), answered as ``{"mentioned_comment": {...},
+# "id": "<ig-user-id>"}``. The field lists are IG Comment and IG Media fields, as those
+# pages say the expansion takes. Neither gives the author's id, only ``username``.
+
+#: IG Comment fields of a comment that @mentions the brand (``media`` expanded for its link)
+MENTION_COMMENT_FIELDS = "id,text,timestamp,like_count,username,media{id,permalink}"
+#: IG Media fields of a media whose caption @mentions the brand
+MENTION_MEDIA_FIELDS = "id,caption,timestamp,like_count,comments_count,username,permalink,media_type"
+
+
+@dataclass(frozen=True, slots=True)
+class MentionAccount:
+    """An Instagram professional account whose @mentions the poller fetches (its token's)."""
+
+    name: str
+    brand: str
+    channel: str
+    account_id: str
+    api: str = API
+
+
+@dataclass(frozen=True, slots=True)
+class MentionRead:
+    """What one mention lookup amounted to: the event, a definitive "gone", or a failure
+    to retry (the mention is never given up on by one bad answer)."""
+
+    event: MentionEvent | None = None
+    failure: Failure | None = None
+    #: the Graph API answered "does not exist" (error 100/33): deleted before it was read,
+    #: or not readable by this token (the same error; the fetcher asks twice before believing it)
+    gone: bool = False
+
+    @property
+    def result(self) -> str:
+        if self.failure is not None:
+            return self.failure.reason
+        return "gone" if self.gone else "ok"
+
+
+def mention_request(lookup: MentionLookup, api: str, token: str) -> Request:
+    """The documented read of one @mention, through the account that was mentioned."""
+    if lookup.kind is LookupKind.MENTIONED_COMMENT:
+        fields = f"mentioned_comment.comment_id({lookup.comment_id}){{{MENTION_COMMENT_FIELDS}}}"
+    else:
+        fields = f"mentioned_media.media_id({lookup.media_id}){{{MENTION_MEDIA_FIELDS}}}"
+    return Request(f"{api}/{lookup.account_id}", (("fields", fields),), secret=(("access_token", token),))
+
+
+def mention_event_id(lookup: MentionLookup) -> str:
+    """The event's id from the lookup's ids alone: a retried webhook, a re-read lookup
+    after a crash, or a caption edited between two reads all give the same id."""
+    raw = "\x1f".join(("lookup", lookup.key, EventType.CREATED.value))
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
+
+
+def _count(v: Any) -> int:
+    # Graph documents some counts as strings; anything unreadable counts as none
+    if isinstance(v, bool):
+        return 0
+    if isinstance(v, int):
+        return max(0, v)
+    if isinstance(v, str) and v.isdigit():
+        return int(v)
+    return 0
+
+
+def _text_field(obj: Mapping[str, Any], name: str) -> str | None:
+    v = obj.get(name)
+    return v if isinstance(v, str) and v else None
+
+
+def read_mention(lookup: MentionLookup, reply: Reply, received_at: datetime) -> MentionRead:
+    """The ``created`` event of a fetched @mention, or why there is none (yet)."""
+    failure, missing = _graph_error(reply)
+    if missing:
+        return MentionRead(gone=True)
+    if failure is not None:
+        return MentionRead(failure=failure)
+    assert isinstance(reply, Response)
+    field = lookup.kind.value
+    try:
+        data = read_json(reply)
+        if not isinstance(data, dict):
+            raise Malformed("answer is not an object")
+        obj = data.get(field)
+        if obj is None:
+            # a 2xx without the mention: Graph has not made it readable yet (or no longer)
+            return MentionRead(failure=Failure("not_visible", f"no {field} in the answer"))
+        want = lookup.comment_id if lookup.kind is LookupKind.MENTIONED_COMMENT else lookup.media_id
+        if not isinstance(obj, dict) or obj.get("id") != want:
+            raise Malformed(f"{field} is not the object asked for")
+        ts = parse_time(obj.get("timestamp"), f"{field}.timestamp")
+    except Malformed as exc:
+        return MentionRead(failure=Failure("malformed", str(exc)))
+    username = _text_field(obj, "username")
+    if lookup.kind is LookupKind.MENTIONED_COMMENT:
+        media = obj.get("media") if isinstance(obj.get("media"), dict) else {}
+        media_id = media.get("id") if isinstance(media.get("id"), str) else lookup.media_id
+        fields: dict[str, Any] = {
+            "mention_id": instagram_mention_id(lookup.comment_id or ""),
+            "parent_id": instagram_mention_id(media_id),
+            "text": text_or_empty(obj.get("text")),
+            # a comment has no permalink of its own: its media's is where a person finds it
+            "url": safe_url(_text_field(media, "permalink")),
+            "engagement": Engagement(likes=_count(obj.get("like_count"))),
+        }
+    else:
+        fields = {
+            "mention_id": instagram_mention_id(lookup.media_id),
+            "parent_id": None,
+            "text": text_or_empty(obj.get("caption")),
+            "url": safe_url(_text_field(obj, "permalink")),
+            "engagement": Engagement(likes=_count(obj.get("like_count")), replies=_count(obj.get("comments_count"))),
+        }
+    try:
+        event = validate_obj(
+            MentionEvent,
+            {
+                "event_id": mention_event_id(lookup),
+                "event_type": EventType.CREATED,
+                "platform": PLATFORM,
+                "brand": lookup.brand,
+                "channel": lookup.channel,
+                # only the username is given (no Instagram-scoped id): named apart from the
+                # ids the comments webhook gives, so the two never look like one person
+                "author_id": f"instagram:@{username}" if username else unknown_author(PLATFORM),
+                # someone else @mentioned the brand; its own account mentioning itself is no complaint
+                "author_is_brand": False,
+                "occurred_at": ts,
+                **fields,
+            },
+            context={"ingested_at": received_at},
+        )
+    except InvalidRecord as exc:
+        return MentionRead(failure=Failure("malformed", f"{exc.reason}: {exc.detail}"))
+    return MentionRead(event=event)

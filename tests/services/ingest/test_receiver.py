@@ -32,7 +32,7 @@ from shared import standard_webhooks
 from shared.config import TopicNames
 from shared.kafka.transport import Outgoing
 from shared.metrics import Health, TransportMetrics
-from shared.schemas import Actor, DeadLetter, EventType, MentionEvent
+from shared.schemas import Actor, DeadLetter, EventType, LookupKind, MentionEvent, MentionLookup
 from tests.services.ingest.connectors.payloads import (
     BRANDS,
     GENERIC_SECRET,
@@ -253,12 +253,38 @@ def test_telegram_service_message_is_acknowledged_and_counted_not_published():
     assert a.metric("repwatch_receiver_skipped_total", platform="telegram", reason="service_message") == 1
 
 
-def test_instagram_mention_is_left_to_a_poller_and_counted():
+def test_instagram_mentions_are_handed_to_the_lookups_topic_before_the_answer():
     a = App()
     body = fixture("instagram", "mentions")
-    status, _, _ = a.call("POST", "/hooks/meta", body, {"X-Hub-Signature-256": meta_signature(body)})
-    assert status == 200
-    assert a.metric("repwatch_receiver_skipped_total", platform="meta", reason="lookup") == 2  # a comment and a caption
+    status, _, reply = a.call("POST", "/hooks/meta", body, {"X-Hub-Signature-256": meta_signature(body)})
+    assert (status, reply) == (200, b"EVENT_RECEIVED")
+    assert len(a.publisher.published) == 1  # acknowledged by Kafka like events, in the same request
+    records = a.publisher.on(TOPICS.lookups)
+    lookups = [MentionLookup.model_validate_json(r.value) for r in records]
+    assert [(x.kind, x.media_id, x.comment_id) for x in lookups] == [
+        (LookupKind.MENTIONED_COMMENT, "18000000000000077", "17900000000000099"),
+        (LookupKind.MENTIONED_MEDIA, "18000000000000078", None),
+    ]
+    assert all(x.account_id == "17841400000000001" and x.brand == "acme" and x.received_at == NOW for x in lookups)
+    assert [r.key for r in records] == [x.key.encode() for x in lookups]  # keyed by the mention
+    assert a.raw_events() == [] and a.dead_letters() == []
+    assert a.metric("repwatch_receiver_lookups_total", platform="meta", kind="mentioned_comment") == 1
+    assert a.metric("repwatch_receiver_lookups_total", platform="meta", kind="mentioned_media") == 1
+    assert a.metric("repwatch_receiver_skipped_total", platform="meta", reason="lookup") == 0
+
+
+def test_a_retried_mentions_webhook_gives_the_same_lookup_keys_and_waits_for_kafka():
+    a = App()
+    body = fixture("instagram", "mentions")
+    headers = {"X-Hub-Signature-256": meta_signature(body)}
+    a.publisher.unavailable = True
+    assert a.call("POST", "/hooks/meta", body, headers)[0] == 503  # Meta retries: nothing lost
+    assert a.metric("repwatch_receiver_lookups_total", platform="meta", kind="mentioned_media") == 0
+    a.publisher.unavailable = False
+    assert a.call("POST", "/hooks/meta", body, headers)[0] == 200
+    assert a.call("POST", "/hooks/meta", body, headers)[0] == 200
+    keys = [r.key for r in a.publisher.on(TOPICS.lookups)]
+    assert keys[:2] == keys[2:] and len(set(keys)) == 2
 
 
 def x_headers(body: bytes) -> dict[str, str]:
