@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 #: "does not exist" answers, in different reads, before a lookup is recorded as gone
 GONE_CONFIRMATIONS = 2
 #: outcomes of a finished lookup (a metric label; bounded)
-OUTCOMES = frozenset({"fetched", "gone", "duplicate", "dead_lettered"})
+OUTCOMES = frozenset({"fetched", "gone", "own_media", "duplicate", "dead_lettered"})
 
 
 @dataclass(slots=True)
@@ -215,6 +215,13 @@ class LookupFetcher:
                 finished.append((key, "fetched"))
                 self._inc(POLL_EVENTS.name, platform.value, got.event.event_type.value)
                 log.info("lookup %s: fetched %s", p.lookup.kind.value, got.event.mention_id)
+                continue
+            if got.own_media:
+                finished.append((key, "own_media"))
+                log.info(
+                    "lookup on media %s: a comment on the account's own media (the comments webhook has it)",
+                    p.lookup.media_id,
+                )
                 continue
             if got.gone:
                 p.gone_seen += 1

@@ -208,7 +208,9 @@ def read_check(lookup_ids: Sequence[str], reply: Reply) -> dict[str, Check]:
 # pages say the expansion takes. Neither gives the author's id, only ``username``.
 
 #: IG Comment fields of a comment that @mentions the brand (``media`` expanded for its link)
-MENTION_COMMENT_FIELDS = "id,text,timestamp,like_count,username,media{id,permalink}"
+#: (``media{owner}``: IG Media returns ``owner`` only to the media's own account, which is how a
+#: comment on the brand's own media is told apart; the ``comments`` webhook already delivers those)
+MENTION_COMMENT_FIELDS = "id,text,timestamp,like_count,username,media{id,permalink,owner}"
 #: IG Media fields of a media whose caption @mentions the brand
 MENTION_MEDIA_FIELDS = "id,caption,timestamp,like_count,comments_count,username,permalink,media_type"
 
@@ -234,12 +236,15 @@ class MentionRead:
     #: the Graph API answered "does not exist" (error 100/33): deleted before it was read,
     #: or not readable by this token (the same error; the fetcher asks twice before believing it)
     gone: bool = False
+    #: a comment on the mentioned account's own media: the ``comments`` webhook delivers it (with
+    #: the commenter's id), so an event from here too would count one comment twice
+    own_media: bool = False
 
     @property
     def result(self) -> str:
         if self.failure is not None:
             return self.failure.reason
-        return "gone" if self.gone else "ok"
+        return "gone" if self.gone else "own_media" if self.own_media else "ok"
 
 
 def mention_request(lookup: MentionLookup, api: str, token: str) -> Request:
@@ -301,6 +306,10 @@ def read_mention(lookup: MentionLookup, reply: Reply, received_at: datetime) -> 
     if lookup.kind is LookupKind.MENTIONED_COMMENT:
         media = obj.get("media") if isinstance(obj.get("media"), dict) else {}
         media_id = media.get("id") if isinstance(media.get("id"), str) else lookup.media_id
+        owner = media.get("owner")
+        owner_id = owner.get("id") if isinstance(owner, dict) else owner
+        if isinstance(owner_id, str) and owner_id == lookup.account_id:
+            return MentionRead(own_media=True)
         fields: dict[str, Any] = {
             "mention_id": instagram_mention_id(lookup.comment_id or ""),
             "parent_id": instagram_mention_id(media_id),

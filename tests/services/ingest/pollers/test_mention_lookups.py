@@ -61,7 +61,7 @@ def test_the_request_is_the_documented_field_expansion_through_the_mentioned_acc
     assert req.url == f"https://graph.facebook.com/v23.0/{ACCOUNT}"
     assert dict(req.params) == {
         "fields": "mentioned_comment.comment_id(17900000000000099)"
-        "{id,text,timestamp,like_count,username,media{id,permalink}}"
+        "{id,text,timestamp,like_count,username,media{id,permalink,owner}}"
     }
     assert dict(parse_qsl(urlsplit(req.full_url()).query))["access_token"] == TOKEN
     assert TOKEN not in req.redacted_url()
@@ -109,6 +109,20 @@ def test_a_mentioned_caption_becomes_a_created_event_of_the_media(api):
     assert e.url == "https://www.instagram.com/p/C7zyxwVUts2/"
     assert (e.engagement.likes, e.engagement.replies) == (41, 7)
     assert e.occurred_at == datetime(2024, 6, 1, 16, 50, 2, tzinfo=timezone.utc)
+
+
+def test_a_comment_on_the_accounts_own_media_is_left_to_the_comments_webhook(api):
+    # IG Media answers ``owner`` only to its own account: this comment is on the brand's media,
+    # which the ``comments`` webhook delivers already (with the commenter's id): no second event
+    lk = lookup()
+    route(api, lk, fixture("instagram/mention_comment_own_media.json"))
+    got = instagram.read_mention(lk, api.fetch(instagram.mention_request(lk, f"{api.base}/ig", TOKEN)), NOW)
+    assert got.own_media and got.event is None and got.failure is None and got.result == "own_media"
+    fetcher, _, kafka, registry = make(api)
+    fetcher.add([rec(lk, 0)])
+    assert fetcher.step() == {P0: 1}  # finished: committed, nothing sent, nothing dead-lettered
+    assert kafka.sent == []
+    assert metric(registry, "repwatch_poll_lookups_total", platform="instagram", outcome="own_media") == 1
 
 
 def test_a_comment_without_text_username_or_permalink_still_is_an_event(api):
