@@ -257,7 +257,8 @@ POLL_QUOTA_LEFT = MetricDef(
 POLL_LOOKUPS = MetricDef(
     "repwatch_poll_lookups_total",
     "counter",
-    "Lookups from ingest.lookups finished, by platform and outcome (fetched, gone, own_media, duplicate, dead_lettered)",
+    "Lookups from ingest.lookups finished, by platform and outcome "
+    "(fetched, gone, own_media, duplicate, dead_lettered)",
     ("platform", "outcome"),
     exported_by="poll",
 )
