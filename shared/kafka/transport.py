@@ -26,7 +26,6 @@ from kafka.errors import (
     CommitFailedError,
     IllegalGenerationError,
     KafkaError,
-    KafkaTimeoutError,
     RebalanceInProgressError,
     TopicAlreadyExistsError,
     UnknownMemberIdError,
@@ -489,17 +488,6 @@ class BatchConsumer:
                 metadata_max_age_ms=15_000,
             ),
         )
-        # Join only once this member knows every topic's partitions. A member that becomes the
-        # group's leader before its first metadata answer assigns partitions it cannot see to
-        # nobody ("No partition metadata"); in a CI run such a member was then dropped from the group
-        # and never came back while the other one held everything.
-        for topic in topics:
-            _retry_until(
-                deadline,
-                f"read the partitions of {topic}",
-                settings.kafka_bootstrap,
-                lambda topic=topic: self._partitions_known(topic),
-            )
         #: ownership changes seen inside poll(), handed to the processor before its next batch
         self.partition_events: list[PartitionEvent] = []
         self._consumer.subscribe(list(topics), listener=_Rebalance(client_id, self.partition_events))
@@ -514,10 +502,6 @@ class BatchConsumer:
         #: tick only moves time for brands on these: a backlog must not be skipped)
         self.caught_up: frozenset[TopicPartition] = frozenset()
         self._max_wait_s = settings.batch_max_wait_ms / 1000
-
-    def _partitions_known(self, topic: str) -> None:
-        if not self._consumer.partitions_for_topic(topic):
-            raise KafkaTimeoutError(f"no partition metadata for {topic} yet")
 
     def poll(self, timeout_ms: int) -> list[Record]:
         """One micro-batch: wait up to ``timeout_ms`` for a first record, then keep
