@@ -117,6 +117,10 @@ class ChaosReport:
     #: the same incident open twice at once under two alert_ids (kind, brand, channel)
     incidents_refired: int = 0
     ingest_retries: int = 0
+    #: "worker-N: reason" of each Kafka client the transport found wedged and replaced
+    consumer_rebuilds: list[str] = field(default_factory=list)
+    #: on a failed run: the last warnings and errors of each worker's log, to diagnose from CI
+    log_tails: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -150,6 +154,14 @@ class ChaosReport:
         ]
         if self.garbage_missing:
             lines.append("  garbage with no dead letter: " + ", ".join(self.garbage_missing[:20]))
+        lines.append(
+            f"  Kafka clients found wedged and replaced: {len(self.consumer_rebuilds)}"
+            + (f" ({', '.join(self.consumer_rebuilds)})" if self.consumer_rebuilds else "")
+        )
+        if not self.ok:
+            for name, tail in sorted(self.log_tails.items()):
+                lines.append(f"  last warnings of {name}:")
+                lines.extend(f"    {line[:400]}" for line in tail)
         return "\n".join(lines)
 
 
@@ -545,6 +557,15 @@ class ChaosRun:
         }
         self._audit_incidents(parsed_alerts)
 
+    def _read_worker_logs(self) -> None:
+        wedged = re.compile(r"Kafka consumer wedged \((\w+):")
+        for path in sorted(self.workdir.glob("*.log")):
+            text = path.read_text(errors="replace").splitlines()
+            self.report.consumer_rebuilds.extend(f"{path.stem}: {m.group(1)}" for m in map(wedged.search, text) if m)
+            if not self.report.ok and not path.stem.startswith("ingest-"):
+                noisy = [ln for ln in text if " WARNING " in ln or " ERROR " in ln or "Traceback" in ln]
+                self.report.log_tails[path.stem] = noisy[-8:]
+
     def _audit_incidents(self, alerts: list) -> None:
         audit = audit_incidents(alerts)
         self.report.alert_incidents = audit.incidents
@@ -595,6 +616,7 @@ class ChaosRun:
                 if rc != 0:
                     self.report.unclean_exits.append(f"{w.role}-{w.index} SIGTERM: exit {rc}")
             self._audit()
+            self._read_worker_logs()
         finally:
             self.stop_monitor.set()
             with self.lock:

@@ -83,6 +83,9 @@ class WorkerSettings(BaseSettings):
     poll_timeout_ms: int = Field(default=500, ge=10)
     #: consumer group heartbeat session; a SIGKILLed worker's partitions move after this
     session_timeout_ms: int = Field(default=10_000, ge=1000)
+    #: a partition behind its end whose position has not moved for this long of time spent
+    #: polling means the Kafka client is wedged: the consumer is rebuilt (shared/kafka/stall.py)
+    kafka_fetch_stall_s: float = Field(default=60.0, ge=5.0)
     #: records larger than this are dead-lettered without parsing
     max_record_bytes: int = Field(default=1_000_000, ge=1024)
     #: port of the /metrics, /healthz and /readyz endpoint (0: pick a free one)

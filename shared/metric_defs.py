@@ -84,6 +84,12 @@ CONSUMER_LAG = MetricDef(
     "Records between the consumer position and the partition end",
     ("worker", "topic", "partition"),
 )
+CONSUMER_REBUILDS = MetricDef(
+    "repwatch_consumer_rebuilds_total",
+    "counter",
+    "Kafka consumers found wedged (fetch_stalled, expelled, assignment_mismatch) and rebuilt",
+    ("worker", "reason"),
+)
 
 # --- sentiment -----------------------------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ class TransportMetrics:
         self.dead_lettered = M.RECORDS_DEAD_LETTERED.create(registry)
         self.batch_seconds = M.BATCH_PROCESSING_SECONDS.create(registry)
         self.lag = M.CONSUMER_LAG.create(registry)
+        self.rebuilds = M.CONSUMER_REBUILDS.create(registry)
         self.worker = worker
 
     def count_consumed(self, topic: str, n: int = 1) -> None:
@@ -38,6 +39,9 @@ class TransportMetrics:
 
     def count_dead_letter(self, reason: str) -> None:
         self.dead_lettered.labels(self.worker, reason).inc()
+
+    def count_rebuild(self, reason: str) -> None:
+        self.rebuilds.labels(self.worker, reason).inc()
 
 
 class Health:

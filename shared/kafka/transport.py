@@ -33,6 +33,7 @@ from kafka.errors import (
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from shared.config import WorkerSettings
+from shared.kafka.stall import FETCH_STALLED, GroupView, StallWatch
 from shared.metrics import Health, TransportMetrics
 from shared.schemas import DeadLetter, InvalidRecord, decode
 
@@ -462,17 +463,45 @@ class BatchConsumer:
         client_id: str,
     ) -> None:
         self._metrics = metrics
+        self._settings = settings
+        self._topics = list(topics)
+        self._group_id = group_id
+        self._client_id = client_id
+        #: ownership changes seen inside poll(), handed to the processor before its next batch
+        self.partition_events: list[PartitionEvent] = []
+        self._listener = _Rebalance(client_id, self.partition_events)
+        self._consumer: KafkaConsumer = self._open()
+        self._watch = StallWatch(
+            fetch_stall_s=settings.kafka_fetch_stall_s,
+            check_every_s=max(5.0, settings.session_timeout_ms / 1000),
+        )
+        self._admin: KafkaAdminClient | None = None
+        self._last_lag_update = 0.0
+        self._session_timeout_s = settings.session_timeout_ms / 1000
+        self._stash: list[Record] = []
+        #: monotonic time since Kafka has been unreachable from poll(), None while it is fine
+        self.unavailable_since: float | None = None
+        self._last_unavailable_log = 0.0
+        self._max_records = settings.max_poll_records
+        #: partitions whose position reached the end at the last lag update (the idle
+        #: tick only moves time for brands on these: a backlog must not be skipped)
+        self.caught_up: frozenset[TopicPartition] = frozenset()
+        self._max_wait_s = settings.batch_max_wait_ms / 1000
+
+    def _open(self) -> KafkaConsumer:
+        """A new group member, subscribed, its ownership changes reported to ``partition_events``."""
+        settings = self._settings
         deadline = time.monotonic() + settings.kafka_startup_timeout_s
-        self._consumer: KafkaConsumer = _retry_until(
+        consumer: KafkaConsumer = _retry_until(
             deadline,
             "start a consumer",
             settings.kafka_bootstrap,
             lambda: KafkaConsumer(
                 bootstrap_servers=settings.bootstrap_servers,
-                client_id=client_id,
+                client_id=self._client_id,
                 bootstrap_timeout_ms=_remaining_ms(deadline),
                 reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
-                group_id=group_id,
+                group_id=self._group_id,
                 enable_auto_commit=False,  # we commit after outputs are acknowledged
                 auto_offset_reset="earliest",  # a new group reads what is already there
                 max_poll_records=settings.max_poll_records,
@@ -488,20 +517,8 @@ class BatchConsumer:
                 metadata_max_age_ms=15_000,
             ),
         )
-        #: ownership changes seen inside poll(), handed to the processor before its next batch
-        self.partition_events: list[PartitionEvent] = []
-        self._consumer.subscribe(list(topics), listener=_Rebalance(client_id, self.partition_events))
-        self._last_lag_update = 0.0
-        self._session_timeout_s = settings.session_timeout_ms / 1000
-        self._stash: list[Record] = []
-        #: monotonic time since Kafka has been unreachable from poll(), None while it is fine
-        self.unavailable_since: float | None = None
-        self._last_unavailable_log = 0.0
-        self._max_records = settings.max_poll_records
-        #: partitions whose position reached the end at the last lag update (the idle
-        #: tick only moves time for brands on these: a backlog must not be skipped)
-        self.caught_up: frozenset[TopicPartition] = frozenset()
-        self._max_wait_s = settings.batch_max_wait_ms / 1000
+        consumer.subscribe(self._topics, listener=self._listener)
+        return consumer
 
     def poll(self, timeout_ms: int) -> list[Record]:
         """One micro-batch: wait up to ``timeout_ms`` for a first record, then keep
@@ -524,6 +541,7 @@ class BatchConsumer:
     def _poll_once(self, timeout_ms: int, max_records: int | None = None) -> list[Record]:
         if self._stash:
             return self._take_stash(max_records)
+        started = time.monotonic()
         try:
             batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
         except KafkaError as exc:
@@ -537,7 +555,94 @@ class BatchConsumer:
         if self.unavailable_since is not None:
             log.info("Kafka reachable again after %.1fs", time.monotonic() - self.unavailable_since)
             self.unavailable_since = None
-        return self._flatten(batches)
+        records = self._flatten(batches)
+        if self._watch.note_poll(time.monotonic() - started):
+            self._check_wedged()
+        return records
+
+    # -- a wedged client (see shared/kafka/stall.py for the rules and why)
+
+    def _check_wedged(self) -> None:
+        consumer = self._consumer
+        paused = set(consumer.paused())
+        positions: dict[TopicPartition, int | None] = {}
+        for tp in consumer.assignment():
+            if tp in paused:
+                continue
+            try:
+                positions[tp] = consumer.position(tp, timeout_ms=200)
+            except KafkaError:
+                positions[tp] = None  # the client cannot say (a reset or validation pending)
+        suspects = self._watch.fetch_suspects(positions)
+        if suspects:
+            try:
+                ends = consumer.end_offsets(suspects, timeout_ms=5000)
+            except KafkaError as exc:  # the broker is away: nothing to judge by
+                log.debug("end offsets for the stall check: %r", exc)
+            else:
+                stuck = self._watch.fetch_verdict(positions, ends)
+                if stuck:
+                    detail = " ".join(f"{tp.topic}[{tp.partition}]@{positions.get(tp)}<{ends[tp]}" for tp in stuck)
+                    self._rebuild(FETCH_STALLED, f"no progress on {detail}")
+                    return
+        meta = consumer.group_metadata()
+        view = self._describe_group()
+        reason = self._watch.membership_verdict(meta.member_id, frozenset(consumer.assignment()), view)
+        if reason is not None:
+            members = {m: sorted(f"{tp.topic}[{tp.partition}]" for tp in tps) for m, tps in view.members.items()}
+            self._rebuild(reason, f"we are {meta.member_id or 'no member'} ({meta.state}); the group is {members}")
+
+    def _describe_group(self) -> GroupView | None:
+        """The coordinator's account of our group, or None if it cannot be had now."""
+        try:
+            if self._admin is None:
+                self._admin = KafkaAdminClient(
+                    bootstrap_servers=self._settings.bootstrap_servers,
+                    client_id=f"{self._client_id}-watch",
+                    request_timeout_ms=5000,
+                    bootstrap_timeout_ms=5000,
+                    reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
+                )
+            group = self._admin.describe_groups([self._group_id]).get(self._group_id)
+        except (KafkaError, OSError) as exc:
+            log.debug("describe group for the stall check: %r", exc)
+            return None
+        if not group or group.get("error"):
+            return None
+        members = {}
+        for m in group.get("members") or ():
+            assigned = (m.get("member_assignment") or {}).get("assigned_partitions") or ()
+            members[m["member_id"]] = frozenset(
+                TopicPartition(a["topic"], p) for a in assigned for p in a.get("partitions", ())
+            )
+        return GroupView(state=group.get("group_state", ""), members=members)
+
+    def _rebuild(self, reason: str, detail: str) -> None:
+        """Replace the wedged client by a new member: it joins the group and resumes from
+        the group's commits (what was processed and not yet committed is read again)."""
+        old = self._consumer
+        log.warning(
+            "%s: Kafka consumer wedged (%s: %s); client state: %s; replacing it with a new member",
+            self._client_id,
+            reason,
+            detail,
+            _client_state(old),
+        )
+        self._metrics.count_rebuild(reason)
+        owned = frozenset(old.assignment())
+        self._listener.muted = True  # the old member's last callbacks are not news
+        try:
+            old.close(autocommit=False, timeout_ms=5000)
+        except Exception as exc:  # noqa: BLE001 - a wedged client may fail to close; it is dropped anyway
+            log.warning("closing the wedged consumer: %r", exc)
+        if owned:
+            # another member may own them by now: drop what was kept for them
+            self.partition_events.append(PartitionEvent("lost", owned))
+        self._stash.clear()
+        self.caught_up = frozenset()
+        self._watch.reset()
+        self._listener = _Rebalance(self._client_id, self.partition_events)
+        self._consumer = self._open()
 
     def _note_unavailable(self, exc: KafkaError) -> None:
         now = time.monotonic()
@@ -683,6 +788,8 @@ class BatchConsumer:
 
     def close(self) -> None:
         self._consumer.close(autocommit=False)
+        if self._admin is not None:
+            self._admin.close()
 
 
 class _Rebalance(ConsumerRebalanceListener):
@@ -692,24 +799,28 @@ class _Rebalance(ConsumerRebalanceListener):
     def __init__(self, worker: str, events: list[PartitionEvent]) -> None:
         self._worker = worker
         self._events = events
+        #: set on a member being replaced: what its close reports is no longer news
+        self.muted = False
 
     @staticmethod
     def _fmt(partitions: Any) -> str:
         return " ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(partitions)) or "none"
 
     def on_partitions_revoked(self, revoked: Any) -> None:
-        if revoked:
+        if revoked and not self.muted:
             log.info("%s: revoked partitions: %s", self._worker, self._fmt(revoked))
             self._events.append(PartitionEvent("revoked", frozenset(revoked)))
 
     def on_partitions_assigned(self, assigned: Any) -> None:
+        if self.muted:
+            return
         log.info("%s: assigned partitions: %s", self._worker, self._fmt(assigned))
         if assigned:
             self._events.append(PartitionEvent("assigned", frozenset(assigned)))
 
     def on_partitions_lost(self, lost: Any) -> None:
         # evicted from the group (e.g. a long pause): another member may already own them
-        if lost:
+        if lost and not self.muted:
             log.warning("%s: lost partitions: %s", self._worker, self._fmt(lost))
             self._events.append(PartitionEvent("lost", frozenset(lost)))
 
@@ -888,3 +999,33 @@ class StreamWorker:
         # saw half the batch): undo it, or the retry would count those events twice.
         if self._rollback_hook is not None:
             self._rollback_hook()
+
+
+def _client_state(consumer: KafkaConsumer) -> str:
+    """kafka-python's own view, for the log line of a rebuild: what to look at when
+    finding out why the client wedged. Private attributes of the pinned version, read
+    defensively: a diagnostic must never be what fails."""
+    parts = []
+    try:
+        meta = consumer.group_metadata()
+        parts.append(f"member={meta.member_id or '-'} generation={meta.generation_id} state={meta.state}")
+        parts.append(f"assigned={sorted(f'{tp.topic}[{tp.partition}]' for tp in consumer.assignment())}")
+        coordinator = getattr(consumer, "_coordinator", None)
+        fetcher = getattr(consumer, "_fetcher", None)
+        for name, obj, attr in (
+            ("rejoin_needed", coordinator, "rejoin_needed"),
+            ("heartbeat_enabled", coordinator, "_heartbeat_enabled"),
+            ("coordinator", coordinator, "coordinator_id"),
+            ("join_task", coordinator, "_join_task"),
+            ("pending_fetch_nodes", fetcher, "_nodes_with_pending_fetch_requests"),
+            ("fetch_futures", fetcher, "_fetch_futures"),
+        ):
+            if obj is not None and hasattr(obj, attr):
+                value = getattr(obj, attr)
+                parts.append(f"{name}={len(value) if attr == '_fetch_futures' else value!r}")
+        hb = consumer.metrics().get("consumer-coordinator-metrics", {}).get("last-heartbeat-seconds-ago")
+        if hb is not None:
+            parts.append(f"last_heartbeat={hb:.0f}s_ago")
+    except Exception as exc:  # noqa: BLE001 - see above
+        parts.append(f"(state unreadable: {exc!r})")
+    return " ".join(parts)

@@ -1,0 +1,133 @@
+"""The rules that call a Kafka consumer wedged (pure: poll time and observations are numbers)."""
+
+from __future__ import annotations
+
+from kafka.structs import TopicPartition
+
+from shared.kafka.stall import ASSIGNMENT_MISMATCH, EXPELLED, GroupView, StallWatch
+
+P0 = TopicPartition("raw", 0)
+P1 = TopicPartition("raw", 1)
+
+
+def watch() -> StallWatch:
+    return StallWatch(fetch_stall_s=30.0, check_every_s=10.0)
+
+
+def checks(w: StallWatch, positions, rounds: int) -> list:
+    """``rounds`` checks, each after 10 s of polling; the suspects of the last."""
+    suspects: list = []
+    for _ in range(rounds):
+        assert w.note_poll(10.0)
+        suspects = w.fetch_suspects(positions)
+    return suspects
+
+
+def test_a_check_is_due_only_after_enough_time_inside_poll():
+    w = watch()
+    assert not w.note_poll(4.0)
+    assert not w.note_poll(5.9)
+    assert w.note_poll(0.2)
+    w.fetch_suspects({})
+    assert not w.note_poll(9.0)  # the clock restarts at each check
+    assert not w.note_poll(-5.0)  # a clock step back adds nothing
+
+
+def test_a_partition_whose_position_does_not_move_becomes_a_suspect_after_the_stall_time():
+    w = watch()
+    assert checks(w, {P0: 100, P1: 7}, 3) == []  # first sight, then 10 s, 20 s still
+    assert checks(w, {P0: 100, P1: 7}, 1) == [P0, P1]  # 30 s still
+
+
+def test_progress_restarts_the_clock():
+    w = watch()
+    checks(w, {P0: 100}, 3)
+    assert checks(w, {P0: 101}, 1) == []  # moved: still for 0 s
+    assert checks(w, {P0: 101}, 2) == []  # 20 s
+    assert checks(w, {P0: 101}, 1) == [P0]  # 30 s
+
+
+def test_a_partition_that_left_our_assignment_forgets_its_history():
+    w = watch()
+    checks(w, {P0: 100}, 3)
+    checks(w, {}, 1)  # revoked (or paused)
+    assert checks(w, {P0: 100}, 3) == []  # back: a fresh start, not 40 s still
+
+
+def test_a_suspect_at_its_end_offset_is_quiet_not_stuck_and_starts_over():
+    w = watch()
+    positions = {P0: 100, P1: 7}
+    assert checks(w, positions, 4) == [P0, P1]
+    assert w.fetch_verdict(positions, {P0: 100, P1: 9}) == [P1]
+    assert checks(w, positions, 1) == [P1]  # P0's clock started again
+
+
+def test_an_unknown_position_is_stuck_only_if_the_partition_has_records():
+    w = watch()
+    positions = {P0: None, P1: None}
+    assert checks(w, positions, 4) == [P0, P1]
+    assert w.fetch_verdict(positions, {P0: 0, P1: 5}) == [P1]
+
+
+def test_time_outside_poll_never_counts():
+    """Processing, restoring state or sleeping between polls is not the client's stall:
+    only time spent inside poll is added, and the caller measures just that."""
+    w = watch()
+    checks(w, {P0: 100}, 1)
+    assert not w.note_poll(9.0)  # ten minutes of restore between these polls add nothing
+    assert w.note_poll(1.0)
+    assert w.fetch_suspects({P0: 100}) == []  # 10 s still, not ten minutes
+
+
+def group(state="Stable", **members) -> GroupView:
+    return GroupView(state=state, members={m: frozenset(tps) for m, tps in members.items()})
+
+
+def test_expelled_needs_two_checks_in_a_row_of_a_stable_group_without_us():
+    w = watch()
+    mine = frozenset({P0})
+    assert w.membership_verdict("me", mine, group(other=[P0, P1])) is None
+    assert w.membership_verdict("me", mine, group(other=[P0, P1])) == EXPELLED
+    # after a verdict the count starts again
+    assert w.membership_verdict("me", mine, group(other=[P0, P1])) is None
+
+
+def test_a_rebalance_or_an_unknown_view_in_between_breaks_the_run():
+    w = watch()
+    mine = frozenset({P0})
+    assert w.membership_verdict("me", mine, group(other=[P0, P1])) is None
+    assert w.membership_verdict("me", mine, group("PreparingRebalance", other=[P0, P1])) is None
+    assert w.membership_verdict("me", mine, group(other=[P0, P1])) is None
+    assert w.membership_verdict("me", mine, None) is None
+    assert w.membership_verdict("me", mine, group(other=[P0, P1])) is None
+    assert w.membership_verdict("me", mine, group(other=[P0, P1])) == EXPELLED
+
+
+def test_agreement_is_never_a_verdict():
+    w = watch()
+    for _ in range(5):
+        assert w.membership_verdict("me", frozenset({P0}), group(me=[P0], other=[P1])) is None
+        assert w.membership_verdict("me", frozenset(), group(me=[], other=[P0, P1])) is None
+
+
+def test_holding_other_partitions_than_the_coordinator_assigned_us():
+    w = watch()
+    view = group(me=[P1], other=[P0])
+    assert w.membership_verdict("me", frozenset({P0}), view) is None
+    assert w.membership_verdict("me", frozenset({P0}), view) == ASSIGNMENT_MISMATCH
+
+
+def test_a_member_with_no_id_in_a_stable_group_is_expelled():
+    """Reset to no member id, yet not rejoining: the coordinator cannot list us."""
+    w = watch()
+    assert w.membership_verdict("", frozenset(), group(other=[P0, P1])) is None
+    assert w.membership_verdict("", frozenset(), group(other=[P0, P1])) == EXPELLED
+
+
+def test_reset_forgets_everything():
+    w = watch()
+    checks(w, {P0: 100}, 3)
+    w.membership_verdict("me", frozenset(), group(other=[P0]))
+    w.reset()
+    assert checks(w, {P0: 100}, 3) == []
+    assert w.membership_verdict("me", frozenset(), group(other=[P0])) is None
