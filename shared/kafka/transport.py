@@ -476,6 +476,8 @@ class BatchConsumer:
             check_every_s=max(5.0, settings.session_timeout_ms / 1000),
         )
         self._admin: KafkaAdminClient | None = None
+        #: clients replaced so far (records fetched by a replaced one are dropped)
+        self._rebuilds = 0
         self._last_lag_update = 0.0
         self._session_timeout_s = settings.session_timeout_ms / 1000
         self._stash: list[Record] = []
@@ -530,12 +532,15 @@ class BatchConsumer:
         records = self._poll_once(timeout_ms)
         if not records or self._max_wait_s <= 0:
             return records
+        rebuilds = self._rebuilds
         deadline = time.monotonic() + self._max_wait_s
         while len(records) < self._max_records:
             left_ms = int((deadline - time.monotonic()) * 1000)
             if left_ms <= 0:
                 break
             records.extend(self._poll_once(left_ms, self._max_records - len(records)))
+            if self._rebuilds != rebuilds:
+                return []  # fetched by the replaced client: the new member reads them again
         return records
 
     def _poll_once(self, timeout_ms: int, max_records: int | None = None) -> list[Record]:
@@ -557,7 +562,13 @@ class BatchConsumer:
             self.unavailable_since = None
         records = self._flatten(batches)
         if self._watch.note_poll(time.monotonic() - started):
+            rebuilds = self._rebuilds
             self._check_wedged()
+            if self._rebuilds != rebuilds:
+                # Not processed, not committed: the new member reads them again from the
+                # group's commit. Processing them now would rebuild state for partitions
+                # the processor was just told are lost.
+                return []
         return records
 
     # -- a wedged client (see shared/kafka/stall.py for the rules and why)
@@ -629,6 +640,7 @@ class BatchConsumer:
             _client_state(old),
         )
         self._metrics.count_rebuild(reason)
+        self._rebuilds += 1
         owned = frozenset(old.assignment())
         self._listener.muted = True  # the old member's last callbacks are not news
         try:
