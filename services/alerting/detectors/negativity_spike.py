@@ -26,6 +26,9 @@ matters even when the brand-wide count hides it). Per scope:
   tuned to a doubling (``cusum_ratio``: slow waves the windows never see) and one to a tripling
   (``fast_cusum_ratio``: a sharp wave at a big brand, sooner than a window can reach 2x). They compare
   against a cautious baseline (mean + ``cusum_z`` sd), so an unsure baseline cannot drift them into alarm.
+  Once an incident is open, a CUSUM keeps it alive only while the last hour is still elevated, and the
+  CUSUMs restart when the scope's incident resolves or its finding is left to another scope's incident:
+  the people who built them were reported, and must not reopen or re-page the wave once it is over.
 * **Share guard:** when the authors who did not complain also rose significantly and the negative share
   did not rise by ``share_ratio`` (a campaign, a viral post), the alert is ``volume_surge`` at lower
   severity instead.
@@ -940,6 +943,12 @@ class NegativitySpikeDetector:
                     top = (stat, ai)
             if top is None:
                 return None
+            if any(ep.is_open for ep in sc.episodes.values()) and not self._still_running(sc, c, f, mu, RING):
+                # A CUSUM keeps an open incident alive only while complaints still run above normal over the
+                # last hour: its statistic is capped at 1.5 h and falls by the expected rate a minute, so at
+                # a small scope it stayed above h for up to 14 h after a wave ended (make eval-alerts), and
+                # the incident with it. Its first alarm needs no such check (a slow build-up is the point).
+                return None
             stat, ai = top
             arm = sc.cusum[ai]
             start = arm[1] if arm[1] >= 0 else c
@@ -966,10 +975,11 @@ class NegativitySpikeDetector:
         self._share_guard(sc, finding, c, f, critical, brand.config.timezone)
         return finding
 
-    def _still_running(self, sc: _Scope, c: int, f: float, mu: float) -> bool:
+    def _still_running(self, sc: _Scope, c: int, f: float, mu: float, minutes: int | None = None) -> bool:
         """A long window also holds minutes of a wave that is over: only count it while its last
-        ``recent_minutes`` are still elevated (so an incident neither lingers nor refires on old data)."""
-        start = max(c - self._recent + 1, sc.first)
+        ``recent_minutes`` (or ``minutes``) are still elevated (so an incident neither lingers nor refires
+        on old data)."""
+        start = max(c - (minutes or self._recent) + 1, sc.first)
         n = _ring_sum(sc.neg, start, c)
         n_prev, n_cur = _spans(start, c, sc.hour_start)
         return n > 0 and n >= self.settings.recent_ratio * (sc.mu_prev * n_prev + mu * (n_cur + f))
@@ -1048,7 +1058,9 @@ class NegativitySpikeDetector:
             if (same is not None and _live(same, t, self._policy)) or (
                 kind is _SURGE and spike is not None and _live(spike, t, self._policy)
             ):
-                return None  # the brand-wide incident already covers this wave
+                # the brand-wide incident already covers this wave; what built this scope's CUSUMs is reported
+                self._restart(sc, c)
+                return None
             if b.prep is None or b.prep.minute != c:
                 self._prep(b, c)
             if not self._local(state, sc, finding, c):
@@ -1062,6 +1074,7 @@ class NegativitySpikeDetector:
                     # (the channel may not have caught up to minute c yet: count only what it holds)
                     held = _ring_sum(ch.neg, max(lo, ch.cur - RING + 1), min(c, ch.cur))
                     if 2 * held >= _ring_sum(sc.neg, lo, c):
+                        self._restart(sc, c)
                         return None
         ep, status = incidents.trigger(
             ep,
@@ -1079,6 +1092,19 @@ class NegativitySpikeDetector:
             out.append(self._alert(sc, ep, status, finding, t, c, f, brand))
         return kind
 
+    def _restart(self, sc: _Scope, c: int) -> None:
+        """A finding of this scope was left to another scope's live incident, or its own incident resolved:
+        restart its CUSUMs.
+
+        The complainants that built them were that incident's. Kept, the statistic stays high after the
+        wave ends, and once the other incident no longer holds most of the last hour this scope would page
+        the same wave again as a new "build-up" (the usual CUSUM rule: restart after a signal).
+        """
+        for arm in sc.cusum:
+            arm[0], arm[1], arm[2], arm[3] = 0.0, -1, 0, 0.0
+        if sc.prep is not None and sc.prep.minute == c:
+            self._prep(sc, c)  # need_new follows the arms
+
     def _review(self, state: NegativitySpikeState, sc: _Scope, m: int, brand: BrandView, out: list[Alert]) -> None:
         """At the boundary of minute ``m``: keep incidents alive that still hold, calm the others."""
         t = minute_start(m)
@@ -1091,6 +1117,10 @@ class NegativitySpikeDetector:
                 status = incidents.calm(ep, now=t, policy=self._policy)
                 if status is not None:
                     out.append(self._alert(sc, ep, status, None, t, m, 0.0, brand))
+                    if not any(e.is_open for e in sc.episodes.values()):
+                        # the wave was reported and is over: what it built must not reopen it at the
+                        # scope's next ordinary complaint
+                        self._restart(sc, m)
             elif incidents.forgettable(ep, now=t, policy=self._policy):
                 del sc.episodes[kind]
 

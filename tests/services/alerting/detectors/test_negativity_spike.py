@@ -910,3 +910,31 @@ def test_observe_throughput_is_printed(big_history):
         f"\nnegativity_spike.observe: {len(obs)} events in {dt:.2f} s CPU = {len(obs) / dt:,.0f} events/s "
         f"({dt / len(obs) * 1e6:.1f} us/event; brand ~5 complaints + 10 posts a minute, 2 owned channels)"
     )
+
+
+def test_a_channel_s_long_wave_is_not_paged_again_brand_wide_once_it_ends(small_history):
+    # Six hours of a wave in the brand's Telegram chat: the chat's incident reports it and the brand scope
+    # defers to it. The brand's CUSUMs counted the same people; kept, they stayed above the alarm level after
+    # the wave ended, and once the chat no longer held most of the last hour the brand paged the same wave
+    # again as a "build-up" at 18:58, 2.5 h after it ended (make eval-alerts counted two such false alerts,
+    # at tinyshop and fjord). Restarted at each deferral, they do not.
+    data, _, wm = small_history
+    feed = restored(data, wm=wm)
+    start = HISTORY_END + 30
+    club = Profile(neg=0.3, other=0.0, amp=0.0, channels=(("telegram", "tg:acme_chat", 1.0, True),))
+    play(
+        feed,
+        merged(
+            traffic(SMALL, HISTORY_END, start + 600, seed=31, tag="w"),
+            traffic(club, start, start + 360, seed=32, tag="club"),
+        ),
+    )
+    feed.advance(MONDAY + (start + 720) * MIN)
+    fired = feed.firing(SPIKE)
+    assert [a.channel for a in fired] == ["tg:acme_chat"], [a.message for a in fired]
+    assert fired[0].started_at < MONDAY + (start + 60) * MIN
+    # and the chat's incident ends with its wave: its own capped CUSUM, falling by the chat's tiny expected
+    # rate a minute, used to keep it open for the rest of the day
+    resolved = [a for a in feed.alerts if a.status is AlertStatus.RESOLVED]
+    assert [a.alert_id for a in resolved] == [fired[0].alert_id]
+    assert resolved[0].window_end <= MONDAY + (start + 360 + 90) * MIN
