@@ -26,6 +26,14 @@ Delays, in event time, from the label's ``detectable_from``:
   alert raised while draining timers after the input ended, its ``started_at``;
 * ``events`` — for labels pinned to one event (removals, comebacks): how many
   further events the engine consumed before the alert came out (0: at that event).
+
+Spikes and the statistical floor. A label's ``floor_at`` is when its injected
+complainants plus the background's mean clear the detector's bar against the
+true baseline. The evaluation also taps the stream for the complainants it
+really holds in the wave's scope (injected ones and the background as it fell)
+and applies the same bar to them (:func:`~simulation.incidents.negativity_spike.realised_floor`).
+A wave that never clears it in this realisation is reported with its best
+evidence and not judged by the catch target: no detector could call it at that bar.
 """
 
 from __future__ import annotations
@@ -41,9 +49,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from shared.schemas import Alert, AlertKind, ScoredMention, Severity
+from shared.schemas import Alert, AlertKind, EventType, ScoredMention, SentimentLabel, Severity
 from simulation.incidents import Expect, Label
+from simulation.incidents.negativity_spike import RealisedFloor, realised_floor
 from simulation.scenarios import SCENARIOS, Scenario, build_scenario
+from simulation.world import World
 
 __all__ = [
     "TOLERANCES",
@@ -61,6 +71,8 @@ __all__ = [
 ]
 
 _M = timedelta(minutes=1)
+#: what the spike detector reads complainants from
+_TEXT_EVENTS = (EventType.CREATED, EventType.EDITED)
 
 #: per kind: how long before a label's start and after its end an alert may start and still be its
 TOLERANCES: dict[AlertKind, tuple[timedelta, timedelta]] = {
@@ -165,6 +177,13 @@ class LabelResult:
     matched: list[Seen] = field(default_factory=list)
     #: event index of the label's detect event in the stream (None: not pinned or not seen)
     event_index: int | None = None
+    #: spikes: the oracle's bar on what the stream really held (None: not measured)
+    realised: RealisedFloor | None = None
+
+    @property
+    def below_floor(self) -> bool:
+        """A wave whose complainants, as they really fell, never cleared the statistical bar."""
+        return self.realised is not None and self.realised.at is None
 
     @property
     def caught(self) -> bool:
@@ -324,6 +343,7 @@ def score(
     scenario: str = "",
     seed: int = 0,
     weeks: float = 0.0,
+    realised: dict[str, RealisedFloor] | None = None,
 ) -> Evaluation:
     """Match alerts to labels and sum up per kind (see the module docs for the rules).
 
@@ -337,6 +357,8 @@ def score(
     results: list[LabelResult] = []
     for lab in labels:
         r = LabelResult(lab, event_index=index.get(lab.detect_event_id) if lab.detect_event_id else None)
+        if realised is not None and lab.kind is AlertKind.NEGATIVITY_SPIKE:
+            r.realised = realised.get(lab.incident)
         results.append(r)
         kinds[lab.kind].labels.append(r)
     by_kind_brand: dict[tuple[AlertKind, str], list[LabelResult]] = {}
@@ -403,6 +425,10 @@ def _fmt_td(td: timedelta | None) -> str:
     return f"{sign}{s / 86400:.1f}d"
 
 
+def _realised(rf: RealisedFloor) -> str:
+    return f"at best {rf.best_count} complainants where {rf.best_expected:.1f} were expected, p {rf.best_p:.1e}"
+
+
 def _where(lab: Label) -> str:
     return f"{lab.incident} {lab.brand}{'/' + lab.channel if lab.channel else ''} @{lab.start:%m-%d %H:%M}"
 
@@ -411,13 +437,24 @@ def check_targets(ev: Evaluation) -> list[Target]:
     """PASS/FAIL of each target of issue 8 section 4 (None where the scenario has nothing to judge)."""
     out: list[Target] = []
     spikes = [r for r in ev.kinds[AlertKind.NEGATIVITY_SPIKE].required if (r.label.size or 0) >= SPIKE_MIN_SIZE]
-    missed = [r for r in spikes if not r.caught]
+    # "as soon as the complainants exceed the statistical floor": a wave whose complainants, as the stream
+    # really holds them, never cleared it cannot be asked of any detector; it is reported, not judged
+    below = [r for r in spikes if r.below_floor]
+    judged = [r for r in spikes if not r.below_floor]
+    missed = [r for r in judged if not r.caught]
     out.append(
         Target(
-            f"every injected spike >= {SPIKE_MIN_SIZE:g}x baseline caught",
-            None if not spikes else not missed,
-            f"{len(spikes) - len(missed)}/{len(spikes)} caught"
-            + (f"; missed: {', '.join(_where(r.label) for r in missed)}" if missed else ""),
+            f"every injected spike >= {SPIKE_MIN_SIZE:g}x baseline caught once its complainants clear the floor",
+            None if not judged else not missed,
+            f"{len(judged) - len(missed)}/{len(judged)} caught"
+            + (f"; missed: {', '.join(_where(r.label) for r in missed)}" if missed else "")
+            + (
+                f"; {len(below)} never above the floor in this realisation, not judged "
+                f"({sum(r.caught for r in below)} of them caught anyway): "
+                + ", ".join(f"{_where(r.label)} ({_realised(r.realised)})" for r in below if r.realised)
+                if below
+                else ""
+            ),
         )
     )
     big = [r for r in spikes if (r.label.baseline_per_min or 0) >= BIG_BRAND_NEG_PER_MIN]
@@ -561,14 +598,23 @@ def format_report(ev: Evaluation, seen: Sequence[Seen] = ()) -> str:
         )
     spikes = ev.kinds[AlertKind.NEGATIVITY_SPIKE].required
     if spikes:
-        lines += ["", "spikes:", f"  {'incident':<22} {'brand':<9} {'size':>5} {'base/min':>8} {'floor':>7} "
+        lines += ["", "spikes (floor: when the injected complainants plus the mean background clear the bar; "
+                  "realised: when the complainants the stream really holds do):",
+                  f"  {'incident':<22} {'brand':<9} {'size':>5} {'base/min':>8} {'floor':>7} {'realised':>8} "
                   f"{'shown':>7} {'vs floor':>8}  channel"]  # fmt: skip
         for r in spikes:
             lab = r.label
             floor = lab.floor_at - lab.detectable_from if lab.floor_at else None
+            rf = r.realised
+            if rf is None:
+                real = "-"
+            elif rf.at is None:
+                real = "never"
+            else:
+                real = _fmt_td(rf.at - lab.detectable_from)
             lines.append(
                 f"  {lab.incident:<22} {lab.brand:<9} {lab.size or 0:>4g}x {lab.baseline_per_min or 0:>8.3f} "
-                f"{_fmt_td(floor):>7} {_fmt_td(r.emitted_delay) if r.caught else 'MISSED':>7} "
+                f"{_fmt_td(floor):>7} {real:>8} {_fmt_td(r.emitted_delay) if r.caught else 'MISSED':>7} "
                 f"{_fmt_td(r.floor_delay):>8}  {lab.channel or '(brand-wide)'}"
             )
     lines += ["", "targets:"]
@@ -580,6 +626,13 @@ def format_report(ev: Evaluation, seen: Sequence[Seen] = ()) -> str:
         lines += ["", "missed:"]
         for r in misses:
             lines.append(f"  {_where(r.label)} {r.label.kind.value}: {r.label.note}")
+            if r.realised is not None:
+                clears = (
+                    f"cleared the floor at {r.realised.at:%m-%d %H:%M:%S}"
+                    if r.realised.at
+                    else "never cleared the floor"
+                )
+                lines.append(f"      its complainants as they fell {clears}: {_realised(r.realised)}")
             lines.append(f"      detectable {r.label.detectable_from:%m-%d %H:%M:%S}; {_nearest(ev, r, seen)}")
     false = [(k, s) for k, kr in ev.kinds.items() for s in kr.false]
     if false:
@@ -594,6 +647,45 @@ def format_report(ev: Evaluation, seen: Sequence[Seen] = ()) -> str:
 
 
 # --------------------------------------------------------------------------- running it
+
+
+class _ComplainantTap:
+    """Notes, for each spike label, every distinct complainant the stream really holds in the wave's scope
+    and time (injected or not), as the detector would count them: a created or edited mention labelled
+    negative, not by the brand, brand-wide or in the label's channel."""
+
+    def __init__(self, labels: Iterable[Label]) -> None:
+        self._by_brand: dict[str, list[tuple[Label, set[str], list[datetime]]]] = {}
+        for lab in labels:
+            if lab.kind is AlertKind.NEGATIVITY_SPIKE and lab.expect is Expect.ALERT:
+                self._by_brand.setdefault(lab.brand, []).append((lab, set(), []))
+
+    def __call__(self, events: Iterable[ScoredMention]) -> Iterator[ScoredMention]:
+        by_brand = self._by_brand
+        for ev in events:
+            watched = by_brand.get(ev.mention.brand)
+            if watched:
+                m, s = ev.mention, ev.sentiment
+                if (
+                    m.event_type in _TEXT_EVENTS
+                    and not m.author_is_brand
+                    and s is not None
+                    and s.label is SentimentLabel.NEGATIVE
+                ):
+                    for lab, authors, times in watched:
+                        if lab.start <= m.occurred_at <= lab.end and lab.channel in (None, m.channel):
+                            if m.author_id not in authors:
+                                authors.add(m.author_id)
+                                times.append(m.occurred_at)
+            yield ev
+
+    def floors(self, world: World) -> dict[str, RealisedFloor]:
+        out = {}
+        for watched in self._by_brand.values():
+            for lab, _, times in watched:
+                ts = sorted(world.t_of(t) for t in times)
+                out[lab.incident] = realised_floor(ts, world, lab.brand, lab.channel, world.t_of(lab.start))
+        return out
 
 
 def evaluate(
@@ -621,9 +713,10 @@ def evaluate(
                 sink.write(out.model_dump_json() + "\n")
             yield out
 
+    tap = _ComplainantTap(run.labels)
     t0 = time.perf_counter()
     try:
-        seen, index, count, dead = collect(run.stream(), backtest, wanted=wanted)
+        seen, index, count, dead = collect(tap(run.stream()), backtest, wanted=wanted)
     finally:
         if sink is not None:
             sink.close()
@@ -636,6 +729,7 @@ def evaluate(
         scenario=scenario.name,
         seed=scenario.seed,
         weeks=scenario.weeks,
+        realised=tap.floors(run.world),
     )
     ev.events, ev.dead_letters, ev.seconds = count, dead, time.perf_counter() - t0
     return ev, seen

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from shared.schemas import AlertKind, EventType
 from simulation import corpus as C
@@ -71,6 +71,51 @@ def floor_time(times: list[int], world: World, brand: str, channel: str | None, 
             if n >= FLOOR_MIN_DISTINCT and n >= FLOOR_MIN_RATIO * mu and poisson_sf(n, mu) <= FLOOR_P:
                 return t
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class RealisedFloor:
+    """What the stream really held during a wave, judged by the oracle's bar (see :func:`realised_floor`)."""
+
+    #: the first complaint at which the bar was cleared (None: never, in this realisation)
+    at: datetime | None
+    #: the strongest evidence seen: distinct complainants, expected under the true baseline, Poisson P(X >= n)
+    best_count: int
+    best_expected: float
+    best_p: float
+
+
+def realised_floor(times: list[int], world: World, brand: str, channel: str | None, t0: int) -> RealisedFloor:
+    """The oracle's test on what the stream really holds, not on the injected complaints plus the mean.
+
+    ``times`` are the first-complaint times of every distinct complainant in the wave's scope from ``t0``
+    on: the injected ones and the background as it actually fell. :func:`floor_time` adds the injected
+    ones to the background's *mean*; when the background happens to run low during a gentle wave, the
+    wave's complainants may never clear p <= 1e-4 against the true baseline at all. No detector can be
+    asked to catch that, so the evaluation reports such a wave as below the floor instead of judging it.
+    """
+    windows = [w * MINUTE for w in FLOOR_WINDOWS_MIN]
+    lo = [0] * len(windows)
+    since, last = 0.0, t0
+    best = (0, 0.0, 1.0)
+    for i, t in enumerate(times):
+        since += world.expected_negatives(brand, last, t, channel)
+        last = t
+        candidates = []
+        for j, w in enumerate(windows):
+            while times[lo[j]] <= t - w:
+                lo[j] += 1
+            candidates.append((i - lo[j] + 1, world.expected_negatives(brand, max(t0, t - w), t, channel)))
+        candidates.append((i + 1, since))
+        for k, mu in candidates:
+            if mu <= 0.0 or k < FLOOR_MIN_DISTINCT or k < FLOOR_MIN_RATIO * mu:
+                continue
+            p = poisson_sf(k, mu)
+            if p < best[2]:
+                best = (k, mu, p)
+            if p <= FLOOR_P:
+                return RealisedFloor(world.at(t), k, mu, p)
+    return RealisedFloor(None, *best)
 
 
 @dataclass(frozen=True)

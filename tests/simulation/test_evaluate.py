@@ -262,3 +262,41 @@ def test_main_exit_code_follows_the_targets(monkeypatch, capsys):
 def test_every_kind_has_a_tolerance(kind):
     before, after = E.TOLERANCES[kind]
     assert before >= timedelta(0) and after > timedelta(0)
+
+
+def test_a_spike_whose_complainants_never_cleared_the_floor_is_reported_not_judged():
+    from simulation.incidents.negativity_spike import RealisedFloor
+
+    gentle, loud = spike(size=3.0, base=0.03, incident="negativity_spike#1"), spike(T + timedelta(days=1))
+    realised = {
+        "negativity_spike#1": RealisedFloor(None, 24, 10.1, 1.4e-4),
+        "negativity_spike#0": RealisedFloor(T + timedelta(days=1, minutes=2), 9, 1.0, 1e-6),
+    }
+    caught_loud = [seen(alert(K.NEGATIVITY_SPIKE, T + timedelta(days=1, minutes=3)))]
+    ev = score([gentle, loud], caught_loud, brand_weeks=1, realised=realised)
+    t = _target(ev, "every injected spike")
+    assert t.passed is True and "1/1 caught" in t.detail
+    assert "never above the floor" in t.detail and "24 complainants where 10.1 were expected" in t.detail
+    assert ev.kinds[K.NEGATIVITY_SPIKE].missed[0].label is gentle  # still listed as missed
+    assert "never" in format_report(ev, caught_loud)
+    # one that cleared the floor and was missed still fails; without the realised counts every one is judged
+    assert _target(score([gentle, loud], [], brand_weeks=1, realised=realised), "every injected").passed is False
+    assert _target(score([gentle, loud], caught_loud, brand_weeks=1), "every injected").passed is False
+
+
+def test_the_realised_floor_counts_the_background_as_it_fell():
+    from simulation.incidents.negativity_spike import realised_floor
+    from simulation.scenarios import build_scenario
+
+    world = build_scenario("smoke", seed=0).world()
+    t0 = world.t_of(timedelta(hours=3))
+    mu_hour = world.expected_negatives("acme", t0, t0 + 3_600_000_000)
+    assert 5 < mu_hour < 60
+    # as many people in an hour as expected: never clears the bar; then four times as many clears it
+    calm = [t0 + round(i * 3_600_000_000 / round(mu_hour)) for i in range(round(mu_hour))]
+    rf = realised_floor(calm, world, "acme", None, t0)
+    assert rf.at is None and rf.best_p > 1e-4
+    wave = sorted(calm + [t0 + round(i * 3_600_000_000 / (3 * round(mu_hour))) for i in range(3 * round(mu_hour))])
+    rf = realised_floor(wave, world, "acme", None, t0)
+    assert rf.at is not None and rf.best_p <= 1e-4 and rf.best_count >= 2 * rf.best_expected
+    assert world.at(t0) < rf.at <= world.at(t0 + 3_600_000_000)
