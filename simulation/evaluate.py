@@ -29,9 +29,10 @@ Delays, in event time, from the label's ``detectable_from``:
 
 Spikes and the statistical floor. A label's ``floor_at`` is when its injected
 complainants plus the background's mean clear the detector's bar against the
-true baseline. The evaluation also taps the stream for the complainants it
-really holds in the wave's scope (injected ones and the background as it fell)
-and applies the same bar to them (:func:`~simulation.incidents.negativity_spike.realised_floor`).
+true baseline. The evaluation also taps the stream for the complaints it
+really holds in the wave's scope (injected ones and the background as it fell),
+counts their authors as the detector does, and applies the same bar to them
+(:func:`~simulation.incidents.negativity_spike.realised_floor`).
 A wave that never clears it in this realisation is reported with its best
 evidence and not judged by the catch target: no detector could call it at that bar.
 """
@@ -650,15 +651,15 @@ def format_report(ev: Evaluation, seen: Sequence[Seen] = ()) -> str:
 
 
 class _ComplainantTap:
-    """Notes, for each spike label, every distinct complainant the stream really holds in the wave's scope
-    and time (injected or not), as the detector would count them: a created or edited mention labelled
-    negative, not by the brand, brand-wide or in the label's channel."""
+    """Notes, for each spike label, every complaint the stream really holds in the wave's scope and time
+    (injected or not) that the detector would count: a created or edited mention labelled negative, not
+    by the brand, brand-wide or in the label's channel; :func:`realised_floor` counts their authors."""
 
     def __init__(self, labels: Iterable[Label]) -> None:
-        self._by_brand: dict[str, list[tuple[Label, set[str], list[datetime]]]] = {}
+        self._by_brand: dict[str, list[tuple[Label, list[tuple[datetime, str]]]]] = {}
         for lab in labels:
             if lab.kind is AlertKind.NEGATIVITY_SPIKE and lab.expect is Expect.ALERT:
-                self._by_brand.setdefault(lab.brand, []).append((lab, set(), []))
+                self._by_brand.setdefault(lab.brand, []).append((lab, []))
 
     def __call__(self, events: Iterable[ScoredMention]) -> Iterator[ScoredMention]:
         by_brand = self._by_brand
@@ -672,19 +673,18 @@ class _ComplainantTap:
                     and s is not None
                     and s.label is SentimentLabel.NEGATIVE
                 ):
-                    for lab, authors, times in watched:
+                    for lab, complaints in watched:
                         if lab.start <= m.occurred_at <= lab.end and lab.channel in (None, m.channel):
-                            if m.author_id not in authors:
-                                authors.add(m.author_id)
-                                times.append(m.occurred_at)
+                            complaints.append((m.occurred_at, f"{m.platform}:{m.author_id}"))
             yield ev
 
     def floors(self, world: World) -> dict[str, RealisedFloor]:
         out = {}
         for watched in self._by_brand.values():
-            for lab, _, times in watched:
-                ts = sorted(world.t_of(t) for t in times)
-                out[lab.incident] = realised_floor(ts, world, lab.brand, lab.channel, world.t_of(lab.start))
+            for lab, complaints in watched:
+                # late and out-of-order events are part of a stream: sort by time
+                ordered = sorted((world.t_of(t), author) for t, author in complaints)
+                out[lab.incident] = realised_floor(ordered, world, lab.brand, lab.channel, world.t_of(lab.start))
         return out
 
 

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from shared.schemas import AlertKind, EventType
 from simulation import corpus as C
 from simulation.incidents import Incident, Label, Plan, clear_negative
-from simulation.world import MINUTE, Channel, Happening, World
+from simulation.world import HOUR, MINUTE, Channel, Happening, World
 
 #: the statistical bar of the oracle (the issue's defaults for negativity_spike)
 FLOOR_P = 1e-4
@@ -85,28 +85,47 @@ class RealisedFloor:
     best_p: float
 
 
-def realised_floor(times: list[int], world: World, brand: str, channel: str | None, t0: int) -> RealisedFloor:
+def realised_floor(
+    complaints: list[tuple[int, str]], world: World, brand: str, channel: str | None, t0: int
+) -> RealisedFloor:
     """The oracle's test on what the stream really holds, not on the injected complaints plus the mean.
 
-    ``times`` are the first-complaint times of every distinct complainant in the wave's scope from ``t0``
-    on: the injected ones and the background as it actually fell. :func:`floor_time` adds the injected
-    ones to the background's *mean*; when the background happens to run low during a gentle wave, the
-    wave's complainants may never clear p <= 1e-4 against the true baseline at all. No detector can be
-    asked to catch that, so the evaluation reports such a wave as below the floor instead of judging it.
+    ``complaints`` are (time, author) of every negative mention in the wave's scope from ``t0`` on, in
+    time order: the injected ones and the background as it actually fell. They are counted as the
+    detector counts them: distinct authors in a trailing window, and, since the wave began, authors new
+    in the hour (one who comes back after an hour away counts again). :func:`floor_time` adds the
+    injected complainants to the background's *mean*; when the background happens to run low during a
+    gentle wave, the wave's complainants may never clear p <= 1e-4 against the true baseline at all. No
+    detector can be asked to catch that, so the evaluation reports such a wave instead of judging it.
     """
     windows = [w * MINUTE for w in FLOOR_WINDOWS_MIN]
     lo = [0] * len(windows)
+    #: per window: author -> mentions inside it
+    inside: list[dict[str, int]] = [{} for _ in windows]
+    last_seen: dict[str, int] = {}
+    new_in_hour = 0
     since, last = 0.0, t0
     best = (0, 0.0, 1.0)
-    for i, t in enumerate(times):
+    for t, author in complaints:
         since += world.expected_negatives(brand, last, t, channel)
         last = t
-        candidates = []
+        seen = last_seen.get(author)
+        fresh = seen is None or seen <= t - HOUR
+        last_seen[author] = t
+        new_in_hour += fresh
+        candidates = [(new_in_hour, since)] if fresh else []
         for j, w in enumerate(windows):
-            while times[lo[j]] <= t - w:
+            counts = inside[j]
+            while complaints[lo[j]][0] <= t - w:
+                gone = complaints[lo[j]][1]
+                counts[gone] -= 1
+                if not counts[gone]:
+                    del counts[gone]
                 lo[j] += 1
-            candidates.append((i - lo[j] + 1, world.expected_negatives(brand, max(t0, t - w), t, channel)))
-        candidates.append((i + 1, since))
+            before = len(counts)
+            counts[author] = counts.get(author, 0) + 1
+            if len(counts) > before:
+                candidates.append((len(counts), world.expected_negatives(brand, max(t0, t - w), t, channel)))
         for k, mu in candidates:
             if mu <= 0.0 or k < FLOOR_MIN_DISTINCT or k < FLOOR_MIN_RATIO * mu:
                 continue

@@ -278,7 +278,10 @@ def test_a_spike_whose_complainants_never_cleared_the_floor_is_reported_not_judg
     assert t.passed is True and "1/1 caught" in t.detail
     assert "never above the floor" in t.detail and "24 complainants where 10.1 were expected" in t.detail
     assert ev.kinds[K.NEGATIVITY_SPIKE].missed[0].label is gentle  # still listed as missed
-    assert "never" in format_report(ev, caught_loud)
+    report = format_report(ev, caught_loud).splitlines()
+    (row,) = [ln for ln in report if ln.strip().startswith("negativity_spike#1") and "MISSED" in ln]
+    assert " never " in row
+    assert any("never cleared the floor: at best 24 complainants" in ln for ln in report)
     # one that cleared the floor and was missed still fails; without the realised counts every one is judged
     assert _target(score([gentle, loud], [], brand_weeks=1, realised=realised), "every injected").passed is False
     assert _target(score([gentle, loud], caught_loud, brand_weeks=1), "every injected").passed is False
@@ -293,10 +296,50 @@ def test_the_realised_floor_counts_the_background_as_it_fell():
     mu_hour = world.expected_negatives("acme", t0, t0 + 3_600_000_000)
     assert 5 < mu_hour < 60
     # as many people in an hour as expected: never clears the bar; then four times as many clears it
-    calm = [t0 + round(i * 3_600_000_000 / round(mu_hour)) for i in range(round(mu_hour))]
+    hour, n = 3_600_000_000, round(mu_hour)
+    calm = [(t0 + round(i * hour / n), f"calm{i}") for i in range(n)]
     rf = realised_floor(calm, world, "acme", None, t0)
     assert rf.at is None and rf.best_p > 1e-4
-    wave = sorted(calm + [t0 + round(i * 3_600_000_000 / (3 * round(mu_hour))) for i in range(3 * round(mu_hour))])
+    wave = sorted(calm + [(t0 + round(i * hour / (3 * n)), f"wave{i}") for i in range(3 * n)])
     rf = realised_floor(wave, world, "acme", None, t0)
     assert rf.at is not None and rf.best_p <= 1e-4 and rf.best_count >= 2 * rf.best_expected
-    assert world.at(t0) < rf.at <= world.at(t0 + 3_600_000_000)
+    assert world.at(t0) < rf.at <= world.at(t0 + hour)
+    # the same four times as many complaints from a handful of people is no wave: authors are counted
+    few = sorted(calm + [(t0 + round(i * hour / (3 * n)), f"angry{i % 2}") for i in range(3 * n)])
+    assert realised_floor(few, world, "acme", None, t0).at is None
+
+
+def test_the_complainant_tap_counts_what_the_detector_counts():
+    from shared.schemas import EventType
+    from simulation.evaluate import _ComplainantTap
+    from simulation.scenarios import build_scenario
+    from tests.factories import mention, scored
+
+    world = build_scenario("smoke", seed=0).world()
+    start = world.at(world.t_of(timedelta(hours=3)))
+    brand_wide = spike(start, brand="acme", incident="negativity_spike#7")
+    club = spike(start, brand="acme", incident="negativity_spike#8", channel="vk:club_acme")
+
+    def ev(i, *, label="negative", at=start + M, channel="vk:club_acme", **kw):
+        return scored(mention(i, at=at, author_id=f"a{i}", channel=channel, brand="acme", **kw), label)
+
+    events = [
+        ev(1),  # counts in both
+        ev(2, channel="otzovik:acme"),  # brand-wide only
+        ev(3, label="neutral"),  # not a complaint
+        ev(4, author_is_brand=True),  # the brand's own post
+        ev(5, event_type=EventType.DELETED),  # a removal is not a complaint
+        ev(6, at=start - M),  # before the wave
+        ev(7, at=start + 40 * M),  # after the label's end
+        ev(8, event_type=EventType.EDITED, at=start + 2 * M),  # an edit counts
+        ev(9, at=start + 30 * M),  # at the end: counts
+        scored(mention(10, at=start + M, author_id="a10", brand="other"), "negative"),  # another brand
+        ev(1, at=start + 3 * M),  # the same person again: kept, realised_floor counts people
+    ]
+    tap = _ComplainantTap([brand_wide, club])
+    assert list(tap(events)) == events  # passes everything through, in order
+    seen = {lb.incident: [a for _, a in cs] for watched in tap._by_brand.values() for lb, cs in watched}
+    assert sorted(seen["negativity_spike#7"]) == sorted(f"vk:a{i}" for i in (1, 1, 2, 8, 9))
+    assert sorted(seen["negativity_spike#8"]) == sorted(f"vk:a{i}" for i in (1, 1, 8, 9))
+    floors = tap.floors(world)
+    assert set(floors) == {"negativity_spike#7", "negativity_spike#8"}

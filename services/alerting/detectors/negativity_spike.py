@@ -87,6 +87,10 @@ from shared.schemas import (
 
 #: minutes of buckets kept: the longest window
 RING = 60
+#: an open incident that only a CUSUM still holds stays open while its last hour runs at least this many
+#: times expected: below the ~1.44x a doubling-tuned CUSUM needs to grow, so that the ordinary dips of a
+#: gentle wave that is still running do not end its incident; an hour back to normal does
+_KEEP_ALIVE_RATIO = 1.2
 #: a scope younger than this re-estimates its baseline every minute (its own last minutes matter)
 _FRESH_MINUTES = 1440
 _MINUTES_PER_WEEK = 7 * 1440
@@ -943,11 +947,14 @@ class NegativitySpikeDetector:
                     top = (stat, ai)
             if top is None:
                 return None
-            if any(ep.is_open for ep in sc.episodes.values()) and not self._still_running(sc, c, f, mu, RING):
-                # A CUSUM keeps an open incident alive only while complaints still run above normal over the
-                # last hour: its statistic is capped at 1.5 h and falls by the expected rate a minute, so at
-                # a small scope it stayed above h for up to 14 h after a wave ended (make eval-alerts), and
-                # the incident with it. Its first alarm needs no such check (a slow build-up is the point).
+            if any(ep.is_open for ep in sc.episodes.values()) and not self._still_running(
+                sc, c, f, mu, RING, _KEEP_ALIVE_RATIO
+            ):
+                # A CUSUM keeps an open incident (of either kind) alive only while complaints still run above
+                # normal over the last hour: its statistic is capped at 1.5 h and falls by the expected rate a
+                # minute, so at a small scope it stayed above h for up to 14 h after a wave ended (make
+                # eval-alerts), and the incident with it. Its first alarm needs no such check (a slow build-up
+                # is the point).
                 return None
             stat, ai = top
             arm = sc.cusum[ai]
@@ -975,14 +982,17 @@ class NegativitySpikeDetector:
         self._share_guard(sc, finding, c, f, critical, brand.config.timezone)
         return finding
 
-    def _still_running(self, sc: _Scope, c: int, f: float, mu: float, minutes: int | None = None) -> bool:
+    def _still_running(
+        self, sc: _Scope, c: int, f: float, mu: float, minutes: int | None = None, ratio: float | None = None
+    ) -> bool:
         """A long window also holds minutes of a wave that is over: only count it while its last
-        ``recent_minutes`` (or ``minutes``) are still elevated (so an incident neither lingers nor refires
-        on old data)."""
+        ``recent_minutes`` (or ``minutes``) are still elevated by ``recent_ratio`` (or ``ratio``), so an
+        incident neither lingers nor refires on old data."""
         start = max(c - (minutes or self._recent) + 1, sc.first)
         n = _ring_sum(sc.neg, start, c)
         n_prev, n_cur = _spans(start, c, sc.hour_start)
-        return n > 0 and n >= self.settings.recent_ratio * (sc.mu_prev * n_prev + mu * (n_cur + f))
+        r = self.settings.recent_ratio if ratio is None else ratio
+        return n > 0 and n >= r * (sc.mu_prev * n_prev + mu * (n_cur + f))
 
     def _critical(self, observed: float, expected: float) -> bool:
         s = self.settings
