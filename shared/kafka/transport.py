@@ -529,18 +529,20 @@ class BatchConsumer:
         A trickle of records then still makes one model call instead of many tiny
         ones, at a bounded cost in latency.
         """
-        records = self._poll_once(timeout_ms)
-        if not records or self._max_wait_s <= 0:
-            return records
         rebuilds = self._rebuilds
-        deadline = time.monotonic() + self._max_wait_s
-        while len(records) < self._max_records:
-            left_ms = int((deadline - time.monotonic()) * 1000)
-            if left_ms <= 0:
-                break
-            records.extend(self._poll_once(left_ms, self._max_records - len(records)))
-            if self._rebuilds != rebuilds:
-                return []  # fetched by the replaced client: the new member reads them again
+        records = self._poll_once(timeout_ms)
+        if records and self._max_wait_s > 0:
+            deadline = time.monotonic() + self._max_wait_s
+            while len(records) < self._max_records and self._rebuilds == rebuilds:
+                left_ms = int((deadline - time.monotonic()) * 1000)
+                if left_ms <= 0:
+                    break
+                records.extend(self._poll_once(left_ms, self._max_records - len(records)))
+        if self._rebuilds != rebuilds:
+            # The client was found wedged and replaced while this batch was fetched: not processed, not
+            # committed, the new member reads them again from the group's commit. Processing them now
+            # would rebuild state for partitions the processor was just told are lost.
+            return []
         return records
 
     def _poll_once(self, timeout_ms: int, max_records: int | None = None) -> list[Record]:
@@ -562,13 +564,7 @@ class BatchConsumer:
             self.unavailable_since = None
         records = self._flatten(batches)
         if self._watch.note_poll(time.monotonic() - started):
-            rebuilds = self._rebuilds
-            self._check_wedged()
-            if self._rebuilds != rebuilds:
-                # Not processed, not committed: the new member reads them again from the
-                # group's commit. Processing them now would rebuild state for partitions
-                # the processor was just told are lost.
-                return []
+            self._check_wedged()  # a replacement empties the batch (see poll)
         return records
 
     # -- a wedged client (see shared/kafka/stall.py for the rules and why)
