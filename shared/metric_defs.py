@@ -87,7 +87,7 @@ CONSUMER_LAG = MetricDef(
 CONSUMER_REBUILDS = MetricDef(
     "repwatch_consumer_rebuilds_total",
     "counter",
-    "Kafka consumers found wedged (fetch_stalled, expelled, assignment_mismatch) and rebuilt",
+    "Kafka consumers found wedged (fetch_stalled, expelled, assignment_mismatch, partitions_unassigned) and rebuilt",
     ("worker", "reason"),
 )
 

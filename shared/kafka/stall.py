@@ -7,8 +7,16 @@ the other, the chaos run's sentiment group stopped reading most of its partition
 after a broker restart and never started again. Neither raises anything, so the
 worker's loop, its liveness probe and kafka-python's own retries all look healthy.
 
+A third CI run met another shape of it: a notifier that joined its group when the
+topic's partitions were not yet in its metadata was assigned nothing, and 90 s later
+still held nothing, although kafka-python refreshes metadata every 15 s here and
+rebalances when the partitions appear. One way the pinned version gets there is a
+metadata refresh loop that ended (its failure goes to a future nobody reads), so
+the group's leader never learns of the partitions; the rebuild log line now says
+how old the client's metadata is and whether that loop still runs.
+
 This module decides, from what can be observed from outside the client, when
-such a consumer must be rebuilt. It has two independent checks, and neither
+such a consumer must be rebuilt. It has three independent checks, and none
 fires on a slow but working consumer:
 
 * **fetch** -- a partition we own and have not paused is behind its end offset
@@ -23,6 +31,12 @@ fires on a slow but working consumer:
   the one we hold, at two checks in a row. A stable group has finished its
   rebalance, so disagreement at two checks a check interval apart is not a
   rebalance in progress.
+* **coverage** -- the group is ``Stable`` and some partition of the topics we
+  subscribe to (as the broker lists them now, not the client's cached metadata)
+  is assigned to no member, for ``unassigned_s`` of polling. A healthy leader
+  learns of new partitions at its next metadata refresh and rebalances, so this
+  is set to twice the refresh interval. Every member that sees it rebuilds; the
+  group's leader is one of them, and its replacement assigns from fresh metadata.
 
 The verdict is a bounded reason code; the caller rebuilds the consumer (a fresh
 member joins and resumes from the group's commits: duplicates, never loss) and
@@ -40,8 +54,9 @@ from kafka.structs import TopicPartition
 FETCH_STALLED = "fetch_stalled"
 EXPELLED = "expelled"
 ASSIGNMENT_MISMATCH = "assignment_mismatch"
+PARTITIONS_UNASSIGNED = "partitions_unassigned"
 #: every reason a consumer is rebuilt for (the metric's ``reason`` label values)
-REASONS = (FETCH_STALLED, EXPELLED, ASSIGNMENT_MISMATCH)
+REASONS = (FETCH_STALLED, EXPELLED, ASSIGNMENT_MISMATCH, PARTITIONS_UNASSIGNED)
 
 #: the coordinator's word for a group whose rebalance is complete
 STABLE = "Stable"
@@ -69,9 +84,15 @@ class StallWatch:
     fetch_stall_s: float
     #: poll time between two checks (each check costs the caller a broker request)
     check_every_s: float
+    #: poll time a stable group may leave a partition of our topics with no member
+    unassigned_s: float = 30.0
     _progress: dict[TopicPartition, _Progress] = field(default_factory=dict)
     _since_check_s: float = 0.0
     _disagreed: str | None = None
+    #: the poll time spent at the check that is under way (set by fetch_suspects)
+    _spent_s: float = 0.0
+    #: poll time since a check first found some partition unowned (None: the last check did not)
+    _uncovered_s: float | None = None
 
     def note_poll(self, spent_s: float) -> bool:
         """Add time spent inside poll; True when a check is due."""
@@ -83,6 +104,7 @@ class StallWatch:
         client cannot say). Returns those whose position has not moved for
         ``fetch_stall_s`` of polling: the caller asks the broker for their end offsets."""
         spent, self._since_check_s = self._since_check_s, 0.0
+        self._spent_s = spent
         for tp in [tp for tp in self._progress if tp not in positions]:
             del self._progress[tp]  # no longer ours (or paused): forget its history
         suspects = []
@@ -120,6 +142,24 @@ class StallWatch:
         self._disagreed = None if verdict else now
         return verdict
 
+    def coverage_verdict(
+        self, view: GroupView | None, partitions: frozenset[TopicPartition] | None
+    ) -> list[TopicPartition]:
+        """Partitions of our topics (``partitions``, as the broker lists them; None: it
+        could not be asked) that a stable group has left unowned for ``unassigned_s`` of
+        polling; empty while that is not so. Called after ``fetch_suspects`` at a check."""
+        if view is None or view.state != STABLE or partitions is None:
+            self._uncovered_s = None  # unknown, or a rebalance under way: the clock starts again
+            return []
+        owned = frozenset().union(*view.members.values())
+        unowned = partitions - owned
+        if not unowned:
+            self._uncovered_s = None
+            return []
+        # counted from the first check that saw it, not from the one before
+        self._uncovered_s = 0.0 if self._uncovered_s is None else self._uncovered_s + self._spent_s
+        return sorted(unowned) if self._uncovered_s >= self.unassigned_s else []
+
     @staticmethod
     def _disagreement(member_id: str, assignment: frozenset[TopicPartition], view: GroupView | None) -> str | None:
         if view is None or view.state != STABLE:
@@ -135,3 +175,5 @@ class StallWatch:
         self._progress.clear()
         self._since_check_s = 0.0
         self._disagreed = None
+        self._spent_s = 0.0
+        self._uncovered_s = None

@@ -33,7 +33,7 @@ from kafka.errors import (
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from shared.config import WorkerSettings
-from shared.kafka.stall import FETCH_STALLED, GroupView, StallWatch
+from shared.kafka.stall import FETCH_STALLED, PARTITIONS_UNASSIGNED, STABLE, GroupView, StallWatch
 from shared.metrics import Health, TransportMetrics
 from shared.schemas import DeadLetter, InvalidRecord, decode
 
@@ -126,6 +126,10 @@ def dead_letter(record: Record, reason: str, error: str, worker: str) -> DeadLet
 #: then eats the whole start-up budget although the broker is back. Capped, a
 #: worker notices a returning broker within a second.
 RECONNECT_BACKOFF_MAX_MS = 1000
+#: A group joined before its leader's first metadata answer lists a topic's partitions
+#: assigns nobody anything ("No partition metadata"), and kafka-python looks again only
+#: at its next metadata refresh: 5 minutes by default, 15 s here.
+METADATA_MAX_AGE_MS = 15_000
 
 #: Largest changelog record (a busy brand's alerting state): the compacted topics are
 #: created with this max.message.bytes and producers may send records this large.
@@ -474,6 +478,8 @@ class BatchConsumer:
         self._watch = StallWatch(
             fetch_stall_s=settings.kafka_fetch_stall_s,
             check_every_s=max(5.0, settings.session_timeout_ms / 1000),
+            # a healthy leader sees new partitions at its next metadata refresh and rebalances
+            unassigned_s=2 * METADATA_MAX_AGE_MS / 1000,
         )
         self._admin: KafkaAdminClient | None = None
         #: clients replaced so far (records fetched by a replaced one are dropped)
@@ -513,10 +519,7 @@ class BatchConsumer:
                 # oversized records must reach us so they can be dead-lettered
                 max_partition_fetch_bytes=max(1_048_576, settings.max_record_bytes * 2),
                 allow_auto_create_topics=False,
-                # A group joined before this member's first metadata answer assigns it
-                # nothing ("No partition metadata"), and kafka-python only looks again at
-                # the next metadata refresh: 5 minutes by default, 15 s here.
-                metadata_max_age_ms=15_000,
+                metadata_max_age_ms=METADATA_MAX_AGE_MS,
             ),
         )
         consumer.subscribe(self._topics, listener=self._listener)
@@ -598,19 +601,43 @@ class BatchConsumer:
         if reason is not None:
             members = {m: sorted(f"{tp.topic}[{tp.partition}]" for tp in tps) for m, tps in view.members.items()}
             self._rebuild(reason, f"we are {meta.member_id or 'no member'} ({meta.state}); the group is {members}")
+            return
+        partitions = self._topic_partitions() if view is not None and view.state == STABLE else None
+        unowned = self._watch.coverage_verdict(view, partitions)
+        if unowned:
+            detail = " ".join(f"{tp.topic}[{tp.partition}]" for tp in unowned)
+            self._rebuild(PARTITIONS_UNASSIGNED, f"the stable group {self._group_id} gives no member {detail}")
+
+    def _admin_client(self) -> KafkaAdminClient:
+        if self._admin is None:
+            self._admin = KafkaAdminClient(
+                bootstrap_servers=self._settings.bootstrap_servers,
+                client_id=f"{self._client_id}-watch",
+                request_timeout_ms=5000,
+                bootstrap_timeout_ms=5000,
+                reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
+            )
+        return self._admin
+
+    def _topic_partitions(self) -> frozenset[TopicPartition] | None:
+        """Every partition of our topics as the broker lists them now (a metadata request of
+        its own: the consumer's cached metadata is what may be stale), None if it cannot say."""
+        try:
+            topics = self._admin_client().describe_topics(self._topics)
+        except (KafkaError, OSError) as exc:
+            log.debug("describe topics for the stall check: %r", exc)
+            return None
+        out = set()
+        for t in topics:
+            if t.get("error_code"):
+                return None  # a topic the broker cannot describe now: nothing to judge by
+            out.update(TopicPartition(t["name"], p["partition_index"]) for p in t.get("partitions") or ())
+        return frozenset(out)
 
     def _describe_group(self) -> GroupView | None:
         """The coordinator's account of our group, or None if it cannot be had now."""
         try:
-            if self._admin is None:
-                self._admin = KafkaAdminClient(
-                    bootstrap_servers=self._settings.bootstrap_servers,
-                    client_id=f"{self._client_id}-watch",
-                    request_timeout_ms=5000,
-                    bootstrap_timeout_ms=5000,
-                    reconnect_backoff_max_ms=RECONNECT_BACKOFF_MAX_MS,
-                )
-            group = self._admin.describe_groups([self._group_id]).get(self._group_id)
+            group = self._admin_client().describe_groups([self._group_id]).get(self._group_id)
         except (KafkaError, OSError) as exc:
             log.debug("describe group for the stall check: %r", exc)
             return None
@@ -1031,6 +1058,20 @@ def _client_state(consumer: KafkaConsumer) -> str:
             if obj is not None and hasattr(obj, attr):
                 value = getattr(obj, attr)
                 parts.append(f"{name}={len(value) if attr == '_fetch_futures' else value!r}")
+        cluster = getattr(consumer, "_cluster", None)
+        if cluster is not None:
+            last_ok = getattr(cluster, "_last_successful_refresh_ms", None)
+            if last_ok:
+                parts.append(f"metadata_age={time.monotonic() - last_ok / 1000:.0f}s")
+            loop = getattr(cluster, "_refresh_loop_future", None)
+            if loop is not None:
+                # a finished loop never refreshes metadata again (its failure, if any, is shown)
+                done = loop.is_done
+                parts.append(f"metadata_loop={'ended' if done else 'running'}")
+                if done and getattr(loop, "exception", None) is not None:
+                    parts.append(f"metadata_loop_error={loop.exception!r}")
+            known = {t: len(cluster.partitions_for_topic(t) or ()) for t in consumer.subscription() or ()}
+            parts.append(f"metadata_partitions={known}")
         hb = consumer.metrics().get("consumer-coordinator-metrics", {}).get("last-heartbeat-seconds-ago")
         if hb is not None:
             parts.append(f"last_heartbeat={hb:.0f}s_ago")

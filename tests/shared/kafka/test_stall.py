@@ -4,7 +4,8 @@ The two wedges CI met cannot be produced on demand (they depend on timing inside
 kafka-python), so these tests put the client into the same states by hand, through
 the pinned kafka-python's private attributes: a member that stops heartbeating while
 it believes it is a stable member (the coordinator drops it and it never finds out),
-and a fetcher that never sends another fetch. What is tested is BatchConsumer's side:
+a fetcher that never sends another fetch, and a group leader whose metadata is never
+refreshed again. What is tested is BatchConsumer's side:
 it notices from outside the client, replaces it, and nothing is lost.
 """
 
@@ -16,20 +17,20 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from shared.kafka.stall import REASONS
-from shared.kafka.transport import BatchConsumer
+from shared.kafka.transport import BatchConsumer, ensure_topics
 from shared.metrics import TransportMetrics
 from tests.kafka_io import produce
 
 pytestmark = pytest.mark.integration
 
 
-def consumer(pipeline, group: str, name: str, **overrides):
+def consumer(pipeline, group: str, name: str, topics=None, **overrides):
     settings = pipeline.settings(session_timeout_ms=6000, **overrides)
     registry = CollectorRegistry()
     c = BatchConsumer(
         settings,
         TransportMetrics(registry, name),
-        [pipeline.topics.raw],
+        topics or [pipeline.topics.raw],
         group_id=pipeline.prefix + group,
         client_id=name,
     )
@@ -98,6 +99,31 @@ def test_a_fetcher_that_never_sends_again_is_replaced_and_resumes_from_the_commi
         assert sorted(r.value for r in later) == sorted(f"second-{i}".encode() for i in range(10))
         assert rebuilds(metrics, "c", "fetch_stalled") == 1
         assert [e.kind for e in c.partition_events][-2:] == ["lost", "assigned"]
+    finally:
+        c.close()
+
+
+def test_a_group_that_leaves_its_partitions_unowned_is_replaced(pipeline):
+    """The notifier's CI failure: the group's only member joined before the topic's
+    partitions were in its metadata, was assigned nothing, and never looked again. Here
+    its metadata refresh loop is stopped before the topic exists (one way the pinned
+    kafka-python gets there: that loop ends on an error nobody reads)."""
+    late = pipeline.prefix + "late"
+    c, metrics = consumer(pipeline, "g", "n", topics=[late])
+    try:
+        c._consumer._cluster.close()  # the wedge: this client refreshes its metadata no more
+        assert _poll_for(c, 3) == [] and not c.assignment()
+        ensure_topics(pipeline.settings(), [late])
+        produce(pipeline.bootstrap, late, [f"late-{i}".encode() for i in range(10)])
+        # kafka-python would have rebalanced by now (metadata every 15 s), had it looked
+        assert _poll_for(c, 20) == []
+        assert not c.assignment(), "kafka-python noticed by itself: the wedge was not reproduced"
+        assert rebuilds(metrics, "n", "partitions_unassigned") == 0  # 30 s of polling first
+        got: list = []
+        poll_all([c], lambda: len(got) >= 10, 90, got)
+        assert sorted(r.value for r in got) == sorted(f"late-{i}".encode() for i in range(10))
+        assert rebuilds(metrics, "n", "partitions_unassigned") == 1
+        assert owned(c) == set(range(pipeline.partitions))
     finally:
         c.close()
 

@@ -8,10 +8,12 @@ from shared.kafka.stall import ASSIGNMENT_MISMATCH, EXPELLED, GroupView, StallWa
 
 P0 = TopicPartition("raw", 0)
 P1 = TopicPartition("raw", 1)
+P2 = TopicPartition("raw", 2)
+ALL = frozenset({P0, P1, P2})
 
 
 def watch() -> StallWatch:
-    return StallWatch(fetch_stall_s=30.0, check_every_s=10.0)
+    return StallWatch(fetch_stall_s=30.0, check_every_s=10.0, unassigned_s=30.0)
 
 
 def checks(w: StallWatch, positions, rounds: int) -> list:
@@ -124,10 +126,63 @@ def test_a_member_with_no_id_in_a_stable_group_is_expelled():
     assert w.membership_verdict("", frozenset(), group(other=[P0, P1])) == EXPELLED
 
 
+def coverage(w: StallWatch, view, partitions=ALL, spent_s: float = 10.0) -> list:
+    """One check after ``spent_s`` of polling: its coverage verdict."""
+    w.note_poll(spent_s)
+    w.fetch_suspects({})
+    return w.coverage_verdict(view, partitions)
+
+
+def test_a_partition_no_member_owns_is_a_verdict_after_the_unassigned_time_counted_from_first_sight():
+    """The CI wedge: the only member joined before the topic's partitions were in its
+    metadata, holds nothing, and the coordinator calls the group stable."""
+    w = watch()
+    assert coverage(w, group(me=[]), spent_s=500.0) == []  # first sight: the time before it does not count
+    assert coverage(w, group(me=[])) == []  # 10 s
+    assert coverage(w, group(me=[])) == []  # 20 s
+    assert coverage(w, group(me=[])) == [P0, P1, P2]  # 30 s
+    # only what is unowned is named
+    w = watch()
+    for _ in range(3):
+        coverage(w, group(me=[P0], other=[P2]))
+    assert coverage(w, group(me=[P0], other=[P2])) == [P1]
+
+
+def test_full_coverage_a_rebalance_or_an_unknown_answer_starts_the_clock_again():
+    for breaker in (
+        lambda w: coverage(w, group(me=[P0, P1], other=[P2])),
+        lambda w: coverage(w, group("PreparingRebalance", me=[])),
+        lambda w: coverage(w, None),
+        lambda w: coverage(w, group(me=[]), partitions=None),
+    ):
+        w = watch()
+        for _ in range(3):
+            assert coverage(w, group(me=[])) == []
+        assert breaker(w) == []
+        for _ in range(3):
+            assert coverage(w, group(me=[])) == [], "the run was not broken"
+        assert coverage(w, group(me=[])) == [P0, P1, P2]
+
+
+def test_more_members_than_partitions_is_full_coverage():
+    w = watch()
+    for _ in range(10):
+        assert coverage(w, group(a=[P0], b=[P1], c=[P2], d=[], e=[])) == []
+
+
+def test_partitions_of_a_topic_we_do_not_subscribe_are_not_ours_to_judge():
+    w = watch()
+    for _ in range(10):
+        assert coverage(w, group(me=[P0, P1, P2, TopicPartition("other", 0)])) == []
+
+
 def test_reset_forgets_everything():
     w = watch()
     checks(w, {P0: 100}, 3)
     w.membership_verdict("me", frozenset(), group(other=[P0]))
+    for _ in range(3):
+        coverage(w, group(me=[]))
     w.reset()
     assert checks(w, {P0: 100}, 3) == []
     assert w.membership_verdict("me", frozenset(), group(other=[P0])) is None
+    assert coverage(w, group(me=[])) == []
