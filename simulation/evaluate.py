@@ -50,7 +50,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from shared.schemas import Alert, AlertKind, EventType, ScoredMention, SentimentLabel, Severity
+from shared.schemas import Alert, AlertKind, ScoredMention, Severity
 from simulation.incidents import Expect, Label
 from simulation.incidents.negativity_spike import RealisedFloor, realised_floor
 from simulation.scenarios import SCENARIOS, Scenario, build_scenario
@@ -73,7 +73,6 @@ __all__ = [
 
 _M = timedelta(minutes=1)
 #: what the spike detector reads complainants from
-_TEXT_EVENTS = (EventType.CREATED, EventType.EDITED)
 
 #: per kind: how long before a label's start and after its end an alert may start and still be its
 TOLERANCES: dict[AlertKind, tuple[timedelta, timedelta]] = {
@@ -655,7 +654,12 @@ class _ComplainantTap:
     (injected or not) that the detector would count: a created or edited mention labelled negative, not
     by the brand, brand-wide or in the label's channel; :func:`realised_floor` counts their authors."""
 
-    def __init__(self, labels: Iterable[Label]) -> None:
+    def __init__(self, labels: Iterable[Label], is_complaint: Callable[[ScoredMention], bool]) -> None:
+        from services.alerting.detectors.negativity_spike import COUNTED_EVENTS
+
+        #: the engine's own rule (its optional P(negative) threshold included), on the events the detector counts
+        self._is_complaint = is_complaint
+        self._events = COUNTED_EVENTS
         self._by_brand: dict[str, list[tuple[Label, list[tuple[datetime, str]]]]] = {}
         for lab in labels:
             if lab.kind is AlertKind.NEGATIVITY_SPIKE and lab.expect is Expect.ALERT:
@@ -666,13 +670,8 @@ class _ComplainantTap:
         for ev in events:
             watched = by_brand.get(ev.mention.brand)
             if watched:
-                m, s = ev.mention, ev.sentiment
-                if (
-                    m.event_type in _TEXT_EVENTS
-                    and not m.author_is_brand
-                    and s is not None
-                    and s.label is SentimentLabel.NEGATIVE
-                ):
+                m = ev.mention
+                if m.event_type in self._events and self._is_complaint(ev):
                     for lab, complaints in watched:
                         if lab.start <= m.occurred_at <= lab.end and lab.channel in (None, m.channel):
                             complaints.append((m.occurred_at, f"{m.platform}:{m.author_id}"))
@@ -713,7 +712,7 @@ def evaluate(
                 sink.write(out.model_dump_json() + "\n")
             yield out
 
-    tap = _ComplainantTap(run.labels)
+    tap = _ComplainantTap(run.labels, engine.is_complaint)
     t0 = time.perf_counter()
     try:
         seen, index, count, dead = collect(tap(run.stream()), backtest, wanted=wanted)

@@ -440,15 +440,7 @@ class AlertEngine:
         wm = st.watermark
         if wm is None or at > wm:
             st.watermark = wm = at
-        # the complaint rule: labelled negative, or P(negative) at least the threshold when one is set;
-        # the brand's own posts are never complaints (an apology reads as negative to a sentiment model)
-        if by_brand:
-            negative = False
-        else:
-            s = event.sentiment
-            negative = s is not None and (
-                s.label is _NEGATIVE or (self._threshold is not None and s.negative >= self._threshold)
-            )
+        negative = self.is_complaint(event)
         # Platform is a StrEnum: the member hashes and compares as its value, so it looks up
         # ("vk", channel) keys as they are
         obs = _observation(event, negative, (m.platform, m.channel) in st.owned, wm)
@@ -461,6 +453,17 @@ class AlertEngine:
             if out:
                 alerts.extend(out)
         return alerts
+
+    def is_complaint(self, event: ScoredMention) -> bool:
+        """The complaint rule every detector sees (and the evaluation's tap applies): labelled negative, or
+        P(negative) at least the threshold when one is set. The brand's own posts are never complaints (an
+        apology reads as negative to a sentiment model)."""
+        if event.mention.author_is_brand:
+            return False
+        s = event.sentiment
+        return s is not None and (
+            s.label is _NEGATIVE or (self._threshold is not None and s.negative >= self._threshold)
+        )
 
     # --- time without events -----------------------------------------------------------------------------------
 

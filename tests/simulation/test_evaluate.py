@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
 import pytest
 
@@ -310,6 +311,7 @@ def test_the_realised_floor_counts_the_background_as_it_fell():
 
 
 def test_the_complainant_tap_counts_what_the_detector_counts():
+    from services.alerting.engine import AlertEngine
     from shared.schemas import EventType
     from simulation.evaluate import _ComplainantTap
     from simulation.scenarios import build_scenario
@@ -336,10 +338,31 @@ def test_the_complainant_tap_counts_what_the_detector_counts():
         scored(mention(10, at=start + M, author_id="a10", brand="other"), "negative"),  # another brand
         ev(1, at=start + 3 * M),  # the same person again: kept, realised_floor counts people
     ]
-    tap = _ComplainantTap([brand_wide, club])
+    tap = _ComplainantTap([brand_wide, club], AlertEngine.build(SimpleNamespace()).is_complaint)
     assert list(tap(events)) == events  # passes everything through, in order
     seen = {lb.incident: [a for _, a in cs] for watched in tap._by_brand.values() for lb, cs in watched}
     assert sorted(seen["negativity_spike#7"]) == sorted(f"vk:a{i}" for i in (1, 1, 2, 8, 9))
     assert sorted(seen["negativity_spike#8"]) == sorted(f"vk:a{i}" for i in (1, 1, 8, 9))
     floors = tap.floors(world)
     assert set(floors) == {"negativity_spike#7", "negativity_spike#8"}
+
+
+def test_the_complainant_tap_applies_the_engine_s_negative_threshold():
+    """With REPWATCH_SENTIMENT_NEGATIVE_THRESHOLD set, a mention labelled neutral but at least that likely
+    negative is a complaint to the detector, so the realised floor counts it too."""
+    from services.alerting.engine import AlertEngine
+    from simulation.evaluate import _ComplainantTap
+    from tests.factories import mention, scored
+
+    start = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+    lab = spike(start, brand="acme", incident="negativity_spike#1")
+    doubtful = scored(mention(1, at=start + M, author_id="a1", brand="acme"), "neutral")
+    doubtful = doubtful.model_copy(
+        update={"sentiment": doubtful.sentiment.model_copy(update={"negative": 0.45, "neutral": 0.5})}
+    )
+    for threshold, counted in ((None, []), (0.4, ["vk:a1"]), (0.5, [])):
+        engine = AlertEngine.build(SimpleNamespace(negative_threshold=threshold))
+        assert engine.is_complaint(doubtful) is bool(counted)
+        tap = _ComplainantTap([lab], engine.is_complaint)
+        list(tap([doubtful]))
+        assert [a for watched in tap._by_brand.values() for _, cs in watched for _, a in cs] == counted

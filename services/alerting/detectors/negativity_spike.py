@@ -95,7 +95,8 @@ _KEEP_ALIVE_RATIO = 1.2
 _FRESH_MINUTES = 1440
 _MINUTES_PER_WEEK = 7 * 1440
 _NEG, _ALL = 0, 1
-_TEXT_EVENTS = (EventType.CREATED, EventType.EDITED)
+#: the events whose authors the spike tests count (the evaluation's realised floor counts the same)
+COUNTED_EVENTS = (EventType.CREATED, EventType.EDITED)
 _SPIKE, _SURGE = AlertKind.NEGATIVITY_SPIKE, AlertKind.VOLUME_SURGE
 # the seasonality spread is re-estimated every hour while a scope is young, then four times a day
 _TAU_YOUNG_MINUTES = 2 * 1440
@@ -366,7 +367,7 @@ class NegativitySpikeDetector:
         if now is None or wm > now:
             state.now = now = wm
         m = obs.event.mention
-        if m.author_is_brand or m.event_type not in _TEXT_EVENTS:
+        if m.author_is_brand or m.event_type not in COUNTED_EVENTS:
             return out
         c, b, cur_at = state.cur, state.brand, state.cur_at
         assert c is not None and b is not None and cur_at is not None
