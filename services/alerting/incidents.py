@@ -151,6 +151,11 @@ def calm(episode: Episode | None, *, now: datetime, policy: EpisodePolicy) -> Al
     return None
 
 
+def hold(episode: Episode) -> None:
+    """The condition still holds, with nothing new to report: the quiet period starts again."""
+    episode.calm_since = None
+
+
 def resolve_now(episode: Episode, *, now: datetime) -> AlertStatus:
     """Resolve at once (e.g. every complaint of an SLA episode got its answer)."""
     episode.resolved_at = now

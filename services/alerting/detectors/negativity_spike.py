@@ -91,6 +91,9 @@ RING = 60
 #: times expected: below the ~1.44x a doubling-tuned CUSUM needs to grow, so that the ordinary dips of a
 #: gentle wave that is still running do not end its incident; an hour back to normal does
 _KEEP_ALIVE_RATIO = 1.2
+#: ... and what keeps an open spike incident alive without any test holding must be significant at 1%
+_LOG_SUSTAIN = math.log(0.01)
+_HOUR = timedelta(hours=1)
 #: a scope younger than this re-estimates its baseline every minute (its own last minutes matter)
 _FRESH_MINUTES = 1440
 _MINUTES_PER_WEEK = 7 * 1440
@@ -995,6 +998,35 @@ class NegativitySpikeDetector:
         r = self.settings.recent_ratio if ratio is None else ratio
         return n > 0 and n >= r * (sc.mu_prev * n_prev + mu * (n_cur + f))
 
+    def _sustained(self, sc: _Scope, ep: Episode, c: int, t: datetime) -> bool:
+        """An open spike incident's wave still runs although no test holds at minute ``c``.
+
+        A gentle wave (1.6x at a busy brand, 3x at a small one) sits near the CUSUM's break-even: its
+        statistic random-walks to zero and the windows need 2x, so for 15 minutes nothing may hold and the
+        incident resolved mid-wave, to reopen under the same alert_id minutes later (seen in the unit
+        traffic). It stays open while the last hour runs at >= 1.2x expected, significant at p <= 1%, and so
+        does the last half hour (so it ends within about half an hour of the wave) and, while the incident is
+        younger than an hour, the half hour before that too. A short burst never passes: in its first hour
+        one half is the calm before or after it.
+        """
+        if c - sc.first < self._warmup:
+            return False
+        p = sc.prep if sc.prep is not None and sc.prep.minute == c else self._prep(sc, c)
+        mu, shape = p.est.mean, p.est.shape
+        older, recent = self._span(sc, c - RING + 1, c - RING // 2, mu), self._span(sc, c - RING // 2 + 1, c, mu)
+        n, exp = older[0] + recent[0], older[1] + recent[1]
+        if n <= 0 or n < _KEEP_ALIVE_RATIO * exp or nb_logsf(n, exp, shape, stop_above=_LOG_SUSTAIN) > _LOG_SUSTAIN:
+            return False
+        halves = (recent,) if t - ep.started_at >= _HOUR else (older, recent)
+        return all(k > 0 and k >= _KEEP_ALIVE_RATIO * e for k, e in halves)
+
+    @staticmethod
+    def _span(sc: _Scope, lo: int, hi: int, mu: float) -> tuple[int, float]:
+        """Complainants in minutes lo..hi (inclusive) and how many were expected there."""
+        lo = max(lo, sc.first)
+        n_prev, n_cur = _spans(lo, hi + 1, sc.hour_start)
+        return _ring_sum(sc.neg, lo, hi), sc.mu_prev * n_prev + mu * n_cur
+
     def _critical(self, observed: float, expected: float) -> bool:
         s = self.settings
         by_ratio = observed >= s.critical_ratio * expected and observed >= s.critical_min_authors
@@ -1125,6 +1157,9 @@ class NegativitySpikeDetector:
             if kind is fed:
                 continue
             if ep.is_open:
+                if kind is _SPIKE and self._sustained(sc, ep, m, t):
+                    incidents.hold(ep)
+                    continue
                 status = incidents.calm(ep, now=t, policy=self._policy)
                 if status is not None:
                     out.append(self._alert(sc, ep, status, None, t, m, 0.0, brand))
