@@ -72,7 +72,6 @@ __all__ = [
 ]
 
 _M = timedelta(minutes=1)
-#: what the spike detector reads complainants from
 
 #: per kind: how long before a label's start and after its end an alert may start and still be its
 TOLERANCES: dict[AlertKind, tuple[timedelta, timedelta]] = {
@@ -651,8 +650,9 @@ def format_report(ev: Evaluation, seen: Sequence[Seen] = ()) -> str:
 
 class _ComplainantTap:
     """Notes, for each spike label, every complaint the stream really holds in the wave's scope and time
-    (injected or not) that the detector would count: a created or edited mention labelled negative, not
-    by the brand, brand-wide or in the label's channel; :func:`realised_floor` counts their authors."""
+    (injected or not) that the detector would count: a created or edited mention that is a complaint by the
+    engine's rule (labelled negative, or P(negative) at least the threshold when one is set; never by the
+    brand), brand-wide or in the label's channel; :func:`realised_floor` counts their authors."""
 
     def __init__(self, labels: Iterable[Label], is_complaint: Callable[[ScoredMention], bool]) -> None:
         from services.alerting.detectors.negativity_spike import COUNTED_EVENTS

@@ -35,8 +35,11 @@ fires on a slow but working consumer:
   subscribe to (as the broker lists them now, not the client's cached metadata)
   is assigned to no member, for ``unassigned_s`` of polling. A healthy leader
   learns of new partitions at its next metadata refresh and rebalances, so this
-  is set to twice the refresh interval. Every member that sees it rebuilds; the
-  group's leader is one of them, and its replacement assigns from fresh metadata.
+  is set to twice the refresh interval. Only the group's leader assigns, from its
+  own metadata, so it is the member whose rebuild fixes this (its replacement
+  assigns from fresh metadata); another member's rebuild only makes the old
+  leader assign again. So the leader acts after ``unassigned_s``, the others only
+  after four times that (in case the leader is too wedged to poll at all).
 
 The verdict is a bounded reason code; the caller rebuilds the consumer (a fresh
 member joins and resumes from the group's commits: duplicates, never loss) and
@@ -57,6 +60,9 @@ ASSIGNMENT_MISMATCH = "assignment_mismatch"
 PARTITIONS_UNASSIGNED = "partitions_unassigned"
 #: every reason a consumer is rebuilt for (the metric's ``reason`` label values)
 REASONS = (FETCH_STALLED, EXPELLED, ASSIGNMENT_MISMATCH, PARTITIONS_UNASSIGNED)
+
+#: how many times longer than the leader a member that does not assign waits before its rebuild
+_NON_LEADER_WAIT = 4.0
 
 #: the coordinator's word for a group whose rebalance is complete
 STABLE = "Stable"
@@ -143,11 +149,12 @@ class StallWatch:
         return verdict
 
     def coverage_verdict(
-        self, view: GroupView | None, partitions: frozenset[TopicPartition] | None
+        self, view: GroupView | None, partitions: frozenset[TopicPartition] | None, leader: bool = True
     ) -> list[TopicPartition]:
         """Partitions of our topics (``partitions``, as the broker lists them; None: it
         could not be asked) that a stable group has left unowned for ``unassigned_s`` of
-        polling; empty while that is not so. Called after ``fetch_suspects`` at a check."""
+        polling (four times that unless we are the group's ``leader``); empty while that
+        is not so. Called after ``fetch_suspects`` at a check."""
         if view is None or view.state != STABLE or partitions is None:
             self._uncovered_s = None  # unknown, or a rebalance under way: the clock starts again
             return []
@@ -158,7 +165,8 @@ class StallWatch:
             return []
         # counted from the first check that saw it, not from the one before
         self._uncovered_s = 0.0 if self._uncovered_s is None else self._uncovered_s + self._spent_s
-        return sorted(unowned) if self._uncovered_s >= self.unassigned_s else []
+        wait = self.unassigned_s if leader else _NON_LEADER_WAIT * self.unassigned_s
+        return sorted(unowned) if self._uncovered_s >= wait else []
 
     @staticmethod
     def _disagreement(member_id: str, assignment: frozenset[TopicPartition], view: GroupView | None) -> str | None:

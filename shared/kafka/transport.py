@@ -603,10 +603,13 @@ class BatchConsumer:
             self._rebuild(reason, f"we are {meta.member_id or 'no member'} ({meta.state}); the group is {members}")
             return
         partitions = self._topic_partitions() if view is not None and view.state == STABLE else None
-        unowned = self._watch.coverage_verdict(view, partitions)
+        # (private in the pinned kafka-python; unknown counts as the leader: the shorter wait)
+        leader = bool(getattr(getattr(consumer, "_coordinator", None), "_is_leader", True))
+        unowned = self._watch.coverage_verdict(view, partitions, leader)
         if unowned:
             detail = " ".join(f"{tp.topic}[{tp.partition}]" for tp in unowned)
-            self._rebuild(PARTITIONS_UNASSIGNED, f"the stable group {self._group_id} gives no member {detail}")
+            role = "its leader" if leader else "a member"
+            self._rebuild(PARTITIONS_UNASSIGNED, f"the stable group {self._group_id} ({role}) gives no member {detail}")
 
     def _admin_client(self) -> KafkaAdminClient:
         if self._admin is None:

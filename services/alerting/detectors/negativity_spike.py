@@ -91,7 +91,9 @@ RING = 60
 #: times expected: below the ~1.44x a doubling-tuned CUSUM needs to grow, so that the ordinary dips of a
 #: gentle wave that is still running do not end its incident; an hour back to normal does
 _KEEP_ALIVE_RATIO = 1.2
-#: ... and what keeps an open spike incident alive without any test holding must be significant at 1%
+#: with no test holding, an open spike incident stays open while its recent complaints run at least this
+#: many times expected (a gentle 1.6x wave does; a plateau just above normal after a spike does not), at 1%
+_SUSTAIN_RATIO = 1.4
 _LOG_SUSTAIN = math.log(0.01)
 _HOUR = timedelta(hours=1)
 #: a scope younger than this re-estimates its baseline every minute (its own last minutes matter)
@@ -331,6 +333,7 @@ class NegativitySpikeDetector:
         )
         self._enabled = s.enabled
         self._warmup = s.warmup_minutes
+        self._learn_after = timedelta(minutes=s.learn_after_minutes)
         self._recent = min(RING, s.recent_minutes)
         # (complete minutes before, after the local hour began) per window, by minutes into the hour
         self._span_table = [[(max(0, w - 1 - u), min(w - 1, u)) for w in self._windows] for u in range(RING)]
@@ -999,30 +1002,35 @@ class NegativitySpikeDetector:
         return n > 0 and n >= r * (sc.mu_prev * n_prev + mu * (n_cur + f))
 
     def _sustained(self, sc: _Scope, ep: Episode, c: int, t: datetime) -> bool:
-        """An open spike incident's wave still runs although no test holds at minute ``c``.
+        """An open spike incident's wave still runs although no test holds at the boundary of minute ``c``.
 
         A gentle wave (1.6x at a busy brand, 3x at a small one) sits near the CUSUM's break-even: its
         statistic random-walks to zero and the windows need 2x, so for 15 minutes nothing may hold and the
         incident resolved mid-wave, to reopen under the same alert_id minutes later (seen in the unit
-        traffic). It stays open while the last hour runs at >= 1.2x expected, significant at p <= 1%, and so
+        traffic). It stays open while the last hour runs at >= 1.4x expected, significant at p <= 1%, and so
         does the last half hour (so it ends within about half an hour of the wave) and, while the incident is
-        younger than an hour, the half hour before that too. A short burst never passes: in its first hour
-        one half is the calm before or after it.
+        younger than an hour, the half hour before that too (a burst of a few minutes fails one half).
+
+        Only for the incident's first ``learn_after_minutes``: past them the baseline learns again, and a
+        lasting plateau just above 1.2x must not hold an incident (and swallow the channels' and later
+        waves' news) until the baseline catches up, which could take days.
         """
-        if c - sc.first < self._warmup:
+        if c - sc.first < self._warmup or t - ep.started_at >= self._learn_after:
             return False
         p = sc.prep if sc.prep is not None and sc.prep.minute == c else self._prep(sc, c)
         mu, shape = p.est.mean, p.est.shape
-        older, recent = self._span(sc, c - RING + 1, c - RING // 2, mu), self._span(sc, c - RING // 2 + 1, c, mu)
+        # minute c has just begun (its bucket was emptied by _close): the hour is minutes c-59 .. c-1
+        half = RING // 2
+        older, recent = self._span(sc, c - RING + 1, c - half - 1, mu), self._span(sc, c - half, c - 1, mu)
         n, exp = older[0] + recent[0], older[1] + recent[1]
-        if n <= 0 or n < _KEEP_ALIVE_RATIO * exp or nb_logsf(n, exp, shape, stop_above=_LOG_SUSTAIN) > _LOG_SUSTAIN:
+        if n <= 0 or n < _SUSTAIN_RATIO * exp or nb_logsf(n, exp, shape, stop_above=_LOG_SUSTAIN) > _LOG_SUSTAIN:
             return False
         halves = (recent,) if t - ep.started_at >= _HOUR else (older, recent)
-        return all(k > 0 and k >= _KEEP_ALIVE_RATIO * e for k, e in halves)
+        return all(k > 0 and k >= _SUSTAIN_RATIO * e for k, e in halves)
 
     @staticmethod
     def _span(sc: _Scope, lo: int, hi: int, mu: float) -> tuple[int, float]:
-        """Complainants in minutes lo..hi (inclusive) and how many were expected there."""
+        """Complainants in the complete minutes lo..hi (inclusive) and how many were expected there."""
         lo = max(lo, sc.first)
         n_prev, n_cur = _spans(lo, hi + 1, sc.hour_start)
         return _ring_sum(sc.neg, lo, hi), sc.mu_prev * n_prev + mu * n_cur

@@ -148,6 +148,18 @@ def test_a_partition_no_member_owns_is_a_verdict_after_the_unassigned_time_count
     assert coverage(w, group(me=[P0], other=[P2])) == [P1]
 
 
+def test_a_member_that_does_not_assign_waits_four_times_as_long():
+    """Only the leader's rebuild brings fresh metadata to the assignment; another member's only makes the
+    old leader assign again, so it acts only if the leader has not, for much longer."""
+    w = watch()
+    verdicts = []
+    for _ in range(13):  # first sight, then 10 s of polling per check
+        w.note_poll(10.0)
+        w.fetch_suspects({})
+        verdicts.append(w.coverage_verdict(group(me=[], leader=[]), ALL, leader=False))
+    assert [bool(v) for v in verdicts] == [False] * 12 + [True]  # 120 s, where the leader needs 30 s
+
+
 def test_full_coverage_a_rebalance_or_an_unknown_answer_starts_the_clock_again():
     for breaker in (
         lambda w: coverage(w, group(me=[P0, P1], other=[P2])),
