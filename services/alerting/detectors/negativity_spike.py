@@ -1012,7 +1012,7 @@ class NegativitySpikeDetector:
         younger than an hour, the half hour before that too (a burst of a few minutes fails one half).
 
         Only for the incident's first ``learn_after_minutes``: past them the baseline learns again, and a
-        lasting plateau just above 1.2x must not hold an incident (and swallow the channels' and later
+        lasting plateau just above 1.4x must not hold an incident (and swallow the channels' and later
         waves' news) until the baseline catches up, which could take days.
         """
         if c - sc.first < self._warmup or t - ep.started_at >= self._learn_after:
